@@ -1,0 +1,1 @@
+"""Operating taskq: dead letters, inspection."""

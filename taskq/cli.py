@@ -1,0 +1,151 @@
+"""`taskq`: thin click commands that parse, build settings and call library code."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from taskq.config import Settings
+from taskq.errors import TaskqError
+from taskq.log import LOG_FORMATS, LOG_LEVELS, configure_logging
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1  # the command ran and found a problem (doctor, failed demo)
+EXIT_USAGE = 2  # click's own code for bad usage
+EXIT_CONFIG = 3  # settings or Redis unusable
+
+
+def settings_from(url: str | None, prefix: str | None) -> Settings:
+    options: dict[str, Any] = {}
+    if prefix:
+        options["prefix"] = prefix
+    settings = Settings.from_env(**options)
+    return settings.with_url(url) if url else settings
+
+
+def import_modules(modules: tuple[str, ...]) -> None:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise click.BadParameter(f"cannot import {name!r}: {exc}", param_hint="MODULE") from exc
+
+
+url_option = click.option("--url", envvar="TASKQ_REDIS_URL", default=None,
+                          help="Redis URL (redis://, rediss://, unix://). Default: "
+                               "$TASKQ_REDIS_URL, $REDIS_URL, else the embedded server.")
+prefix_option = click.option("--prefix", default=None, help="Key prefix (default: taskq).")
+
+
+class TaskqGroup(click.Group):
+    """Turns taskq errors into one readable line and a named exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TaskqError as exc:
+            click.echo(f"taskq: {exc}", err=True)
+            ctx.exit(EXIT_CONFIG)
+
+
+@click.group(cls=TaskqGroup)
+@click.version_option(package_name="taskq")
+def main() -> None:
+    """taskq: a task queue on Redis that never loses a job."""
+
+
+@main.command()
+@click.argument("modules", nargs=-1)
+@click.option("-q", "--queue", "queues", multiple=True,
+              help="Queue to serve, highest priority first (repeatable). Default: default.")
+@click.option("-c", "--processes", type=click.IntRange(min=1), default=None,
+              help="Child processes (default: one per core).")
+@click.option("--threads", type=click.IntRange(min=1), default=1,
+              help="Threads per child, for I/O-bound tasks.")
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit 0.")
+@click.option("--max-jobs", type=click.IntRange(min=1), default=None,
+              help="Replace each child after it ran this many jobs.")
+@click.option("--grace", type=click.FloatRange(min=0), default=25.0, show_default=True,
+              help="Seconds running jobs get to finish after SIGTERM.")
+@click.option("--lease", type=click.FloatRange(min=0.05), default=None,
+              help="Lease TTL in seconds (default 30): a silent worker is presumed dead "
+                   "after this long.")
+@click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="console",
+              show_default=True)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@url_option
+@prefix_option
+def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
+           threads: int, burst: bool, max_jobs: int | None, grace: float, lease: float | None,
+           allow_pickle: bool, log_format: str, log_level: str, url: str | None,
+           prefix: str | None) -> None:
+    """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
+    from dataclasses import replace
+
+    from taskq.keys import check_queue_name
+    from taskq.worker.child import ChildSpec
+    from taskq.worker.supervisor import Supervisor
+
+    configure_logging(log_format, log_level)
+    import_modules(modules)
+    settings = settings_from(url, prefix)
+    if lease:
+        settings = replace(settings, lease_ttl=lease)
+    spec = ChildSpec(settings=settings,
+                     queues=tuple(check_queue_name(q) for q in (queues or ("default",))),
+                     threads=threads, burst=burst, max_jobs=max_jobs,
+                     allow_pickle=allow_pickle, log_format=log_format, log_level=log_level)
+    from taskq.doctor import warn_at_start
+
+    warn_at_start(settings)
+    code = Supervisor(spec, processes or os.cpu_count() or 1, grace).run()
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (default: a free one).")
+@click.option("--stop", is_flag=True, help="Stop the running embedded server instead.")
+def server(port: int | None, stop: bool) -> None:
+    """Run the embedded Valkey server in the foreground (data in .taskq/, AOF on)."""
+    from taskq.server import EmbeddedServer
+
+    settings = Settings.from_env()
+    embedded = EmbeddedServer(settings.home)
+    if stop:
+        click.echo("stopped" if embedded.stop() else "no embedded server was running")
+        return
+    url = embedded.running_url()
+    if url:
+        raise click.ClickException(f"an embedded server already runs for {settings.home} at "
+                                   f"{url}; stop it with: taskq server --stop")
+    click.echo(f"taskq: embedded server for {embedded.home} on port "
+               f"{port or 'auto'} (AOF on)", err=True)
+    embedded.run_foreground(port)
+
+
+@main.command()
+@url_option
+def demo(url: str | None) -> None:
+    """The main job end to end: server, worker, example jobs, results, dead letters, stop."""
+    from taskq.demo import run_demo
+
+    sys.exit(run_demo(settings_from(url, None)))
+
+
+def _register_admin() -> None:
+    from taskq.admin.commands import register
+
+    register(main)
+
+
+_register_admin()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""One frozen settings object: where Redis is and how taskq behaves.
+
+Built explicitly (`Settings.from_url`, `Settings.from_env`); nothing here reads the environment
+or connects at import time. Defaults live in this file only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from taskq.errors import ConfigurationError
+
+URL_SCHEMES = ("redis", "rediss", "unix")
+ENV_URL_NAMES = ("TASKQ_REDIS_URL", "REDIS_URL")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach Redis and the knobs every taskq process shares.
+
+    `url` None means: use the embedded Valkey server kept in `home` (see taskq.server).
+    """
+
+    url: str | None = field(default=None, repr=False)
+    prefix: str = "taskq"
+    home: Path = Path(".taskq")
+    result_ttl: int = 24 * 3600  # seconds a finished job's result and story are kept
+    lease_ttl: float = 30.0  # a worker silent this long is presumed dead
+    poison_crashes: int = 3  # crashes after which a job is dead-lettered as poison
+    socket_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            _validate_url(self.url)
+        if not _PREFIX_RE.match(self.prefix):
+            raise ConfigurationError(
+                f"prefix {self.prefix!r} may hold only letters, digits, '_', '.' and '-'"
+            )
+        if self.lease_ttl <= 0 or self.result_ttl <= 0 or self.poison_crashes < 1:
+            raise ConfigurationError(
+                "lease_ttl and result_ttl must be positive and poison_crashes at least 1"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(url={self.safe_url!r}, prefix={self.prefix!r}, home={str(self.home)!r}, "
+            f"result_ttl={self.result_ttl}, lease_ttl={self.lease_ttl}, "
+            f"poison_crashes={self.poison_crashes})"
+        )
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password replaced by ***, fit for logs and screens."""
+        return redact_url(self.url) if self.url else "embedded"
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Settings:
+        return cls(url=url, **options)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Settings:
+        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX and TASKQ_HOME when set."""
+        env = os.environ if environ is None else environ
+        url = next((env[name] for name in ENV_URL_NAMES if env.get(name)), None)
+        if "prefix" not in options and env.get("TASKQ_PREFIX"):
+            options["prefix"] = env["TASKQ_PREFIX"]
+        if "home" not in options and env.get("TASKQ_HOME"):
+            options["home"] = Path(env["TASKQ_HOME"])
+        return cls(url=url, **options)
+
+    def with_url(self, url: str | None) -> Settings:
+        return replace(self, url=url)
+
+
+def _validate_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in URL_SCHEMES:
+        raise ConfigurationError(
+            f"Redis URL {redact_url(url)!r} must start with redis://, rediss:// (TLS) or unix://"
+        )
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigurationError("a unix:// URL needs a socket path, e.g. unix:///run/redis.sock")
+        return
+    if not parts.hostname:
+        raise ConfigurationError(f"Redis URL {redact_url(url)!r} has no host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigurationError(f"Redis URL {redact_url(url)!r}: {exc}") from None
+    db = parts.path.lstrip("/")
+    if db and not db.isdigit():
+        raise ConfigurationError(
+            f"Redis URL {redact_url(url)!r}: the path must be a database number, got {db!r}"
+        )
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a Redis URL; keep user, host, port and db."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = unquote(parts.username or "")
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}" if user else f":***@{host}"
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,26 @@
+"""Turns Settings into a redis-py client (resolving the embedded server when no URL is set)."""
+
+from __future__ import annotations
+
+from redis import Redis
+
+from taskq.config import Settings
+from taskq.server import EmbeddedServer
+
+
+def resolve_url(settings: Settings) -> str:
+    if settings.url:
+        return settings.url
+    return EmbeddedServer(settings.home).ensure()
+
+
+def connect(settings: Settings) -> Redis:
+    """A client with its own connection pool; nothing is sent until first use."""
+    return Redis.from_url(
+        resolve_url(settings),
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=30,
+        client_name="taskq",
+    )

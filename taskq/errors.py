@@ -1,0 +1,77 @@
+"""Every exception taskq raises on purpose. Catch `TaskqError` to catch them all."""
+
+from __future__ import annotations
+
+
+class TaskqError(Exception):
+    """Base of every error taskq raises on purpose."""
+
+
+class ConfigurationError(TaskqError):
+    """Settings are missing or invalid; the message says what to set."""
+
+
+class EmbeddedServerError(ConfigurationError):
+    """The embedded Valkey server could not be found or started."""
+
+
+class SerializationError(TaskqError):
+    """A value cannot be encoded by the job serializer (raised at enqueue)."""
+
+
+class DecodeError(TaskqError):
+    """A stored payload cannot be decoded. `raw` holds the bytes as they were."""
+
+    def __init__(self, message: str, raw: bytes) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class UnknownTaskError(TaskqError):
+    """A job names a task that no imported module registered."""
+
+
+class BadArgumentsError(TaskqError):
+    """Arguments do not fit the task function's signature."""
+
+
+class StoreError(TaskqError):
+    """Redis could not be reached or answered with an error."""
+
+
+class JobFailedError(TaskqError):
+    """`Job.result()` on a job that failed for good (dead-lettered)."""
+
+    def __init__(self, job_id: str, status: str, error: str | None) -> None:
+        super().__init__(f"job {job_id} is {status}: {error or 'no error recorded'}")
+        self.job_id = job_id
+        self.status = status
+        self.error = error
+
+
+class JobNotFoundError(TaskqError):
+    """No record of the job: wrong id, or its result expired."""
+
+
+class ResultTimeoutError(TaskqError):
+    """`Job.result(timeout=...)` ran out of time before the job finished."""
+
+
+class Retry(Exception):
+    """Raise inside a task to run it again later without counting a failure.
+
+    `delay` is in seconds; None means the task's normal backoff.
+    """
+
+    def __init__(self, delay: float | None = None, reason: str = "") -> None:
+        super().__init__(reason or "retry requested")
+        self.delay = delay
+        self.reason = reason
+
+
+class StoreConnectionError(StoreError):
+    """Redis did not answer (down, restarting, network cut). Usually worth retrying."""
+
+
+class LeaseLostError(StoreError):
+    """This worker's lease was taken over; it must stop and let its jobs be recovered."""

@@ -1,0 +1,98 @@
+"""The job payload: what travels through Redis lists, and how it is encoded.
+
+A payload is immutable. Each transition that changes it (retry, crash recovery, requeue)
+produces a new one; because the encoded bytes then differ, an old holder can no longer
+acknowledge it (that is part of the fencing, see docs/internals.md).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from taskq.errors import DecodeError
+from taskq.serializer import get_serializer
+
+SCHEMA_VERSION = 1
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One job as queued. `attempt` counts from 1 and names the run about to happen."""
+
+    id: str
+    task: str
+    queue: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    retries: int = 3
+    timeout: float | None = None
+    enqueued_at: float = field(default_factory=time.time)
+    eta: float | None = None
+    crashes: int = 0
+    requeues: int = 0
+    serializer: str = "json"
+    v: int = SCHEMA_VERSION
+
+    def encode(self) -> bytes:
+        return get_serializer(self.serializer).dumps(asdict(self))
+
+    def next_attempt(self) -> Payload:
+        return replace(self, attempt=self.attempt + 1)
+
+    def crashed(self) -> Payload:
+        return replace(self, crashes=self.crashes + 1)
+
+    def requeued(self) -> Payload:
+        """A fresh start from dead letters: attempts and crashes reset, id kept."""
+        return replace(self, attempt=1, crashes=0, eta=None, requeues=self.requeues + 1)
+
+    @property
+    def retries_left(self) -> int:
+        return max(0, self.retries + 1 - self.attempt)
+
+
+_FIELDS = set(Payload.__dataclass_fields__)
+
+
+def decode(raw: bytes, allow_pickle: bool = False) -> Payload:
+    """Bytes -> Payload, or DecodeError carrying the raw bytes.
+
+    Pickled arguments are loaded only with `allow_pickle`: unpickling runs code.
+    """
+    obj = get_serializer("json").loads(raw)
+    if obj.get("serializer") == "pickle":
+        if not allow_pickle:
+            raise DecodeError(
+                "payload uses pickle; the worker refuses it without --allow-pickle", raw)
+        obj = get_serializer("pickle").loads(raw)
+    version = obj.get("v")
+    if version != SCHEMA_VERSION:
+        raise DecodeError(f"payload schema version {version!r} is not {SCHEMA_VERSION}", raw)
+    unknown = set(obj) - _FIELDS
+    if unknown:
+        raise DecodeError(f"payload has unknown fields {sorted(unknown)}", raw)
+    try:
+        payload = Payload(**obj)
+    except TypeError as exc:
+        raise DecodeError(f"payload is missing fields: {exc}", raw) from None
+    if not isinstance(payload.args, list) or not isinstance(payload.kwargs, dict):
+        raise DecodeError("payload args must be a list and kwargs an object", raw)
+    return payload
+
+
+def peek_id(raw: bytes) -> str | None:
+    """The job id of a payload that may not decode fully, for dead-lettering it."""
+    try:
+        obj = get_serializer("json").loads(raw)
+    except DecodeError:
+        return None
+    job_id = obj.get("id")
+    return job_id if isinstance(job_id, str) and job_id else None

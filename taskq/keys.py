@@ -1,0 +1,99 @@
+"""Every Redis key name taskq uses; no other module spells one.
+
+All keys of one queue carry the hash tag `{queue}`, so that they map to one cluster slot and
+every multi-key command or Lua script on a queue stays inside that slot. Global keys (the worker
+registry) are never touched together with queue keys in one script.
+"""
+
+from __future__ import annotations
+
+import re
+
+from taskq.errors import ConfigurationError
+
+_QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def check_queue_name(queue: str) -> str:
+    if not _QUEUE_RE.match(queue):
+        raise ConfigurationError(
+            f"queue name {queue!r} must be 1-100 characters of letters, digits, '_', '.', ':', '-'"
+        )
+    return queue
+
+
+class Keys:
+    """Key names under one prefix. Per-queue keys take the queue name as first argument."""
+
+    def __init__(self, prefix: str = "taskq") -> None:
+        self.prefix = prefix
+
+    def _q(self, queue: str, *rest: str) -> str:
+        return ":".join((self.prefix, "{" + queue + "}", *rest))
+
+    # --- per queue -----------------------------------------------------------------------
+    def ready(self, queue: str) -> str:
+        """List of encoded jobs waiting to run; LPUSH in, taken from the right (FIFO)."""
+        return self._q(queue, "ready")
+
+    def active(self, queue: str, worker_id: str) -> str:
+        """List of encoded jobs one worker holds; its existence in it is the delivery."""
+        return self._q(queue, "active", worker_id)
+
+    def scheduled(self, queue: str) -> str:
+        """Sorted set of encoded jobs scored by due time (ms): delays and retries."""
+        return self._q(queue, "scheduled")
+
+    def dead(self, queue: str) -> str:
+        """Sorted set of dead job ids scored by time of death (ms)."""
+        return self._q(queue, "dead")
+
+    def leases(self, queue: str) -> str:
+        """Sorted set of worker ids scored by lease expiry (ms)."""
+        return self._q(queue, "leases")
+
+    def running(self, queue: str) -> str:
+        """Hash job id -> 'worker_id|started_ms' of jobs being run now."""
+        return self._q(queue, "running")
+
+    def job(self, queue: str, job_id: str) -> str:
+        """Hash of one job: payload, status, result or error, times."""
+        return self._q(queue, "job", job_id)
+
+    def history(self, queue: str, job_id: str) -> str:
+        """List of one job's events (JSON), oldest first."""
+        return self._q(queue, "history", job_id)
+
+    def notify(self, queue: str, job_id: str) -> str:
+        """List that gets one element when the job reaches done or dead (for result waits)."""
+        return self._q(queue, "notify", job_id)
+
+    def counter(self, queue: str, outcome: str, minute: int) -> str:
+        """Per-minute count of jobs that ended `done` or `failed`."""
+        return self._q(queue, "count", outcome, str(minute))
+
+    def promote_lock(self, queue: str) -> str:
+        """Short-lived key that lets one worker per interval promote due jobs."""
+        return self._q(queue, "promote-lock")
+
+    # --- global --------------------------------------------------------------------------
+    def queues(self) -> str:
+        """Set of queue names ever enqueued to (for stats and admin)."""
+        return f"{self.prefix}:queues"
+
+    def workers(self) -> str:
+        """Sorted set of worker ids scored by lease expiry (ms), across queues."""
+        return f"{self.prefix}:workers"
+
+    def worker_info(self, worker_id: str) -> str:
+        """Hash describing one worker: host, pid, queues, started (TTL = lease)."""
+        return f"{self.prefix}:worker:{worker_id}"
+
+    def queue_keys(self, queue: str, job_id: str = "x", worker_id: str = "w") -> list[str]:
+        """All per-queue key shapes (for slot tests and docs)."""
+        return [
+            self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
+            self.dead(queue), self.leases(queue), self.running(queue), self.job(queue, job_id),
+            self.history(queue, job_id), self.notify(queue, job_id),
+            self.counter(queue, "done", 0), self.promote_lock(queue),
+        ]

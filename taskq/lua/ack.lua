@@ -1,0 +1,21 @@
+-- ack: a job this worker holds finished; store its result and end it as done.
+-- Refused (returns 0, writes nothing) when the worker no longer holds this very delivery.
+-- KEYS[1] active list {q}:active:<worker>   KEYS[2] job hash {q}:job:<id>
+-- KEYS[3] history list {q}:history:<id>      KEYS[4] running hash {q}:running
+-- KEYS[5] done counter {q}:count:done:<minute>   KEYS[6] notify list {q}:notify:<id>
+-- ARGV[1] encoded payload   ARGV[2] job id   ARGV[3] result TTL in seconds
+-- ARGV[4] history entry     ARGV[5..] field, value pairs for the job hash
+-- Returns 1 when acknowledged, 0 when fenced.
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'status', 'done', unpack(ARGV, 5))
+redis.call('HDEL', KEYS[4], ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('INCR', KEYS[5])
+redis.call('EXPIRE', KEYS[5], 180)
+redis.call('RPUSH', KEYS[6], 'done')
+redis.call('EXPIRE', KEYS[6], ARGV[3])
+return 1

@@ -1,0 +1,55 @@
+-- recover: take back the jobs a worker holds (it died, timed out, lost its lease, or is
+-- shutting down) and send each to ready (head of the line), scheduled, or dead.
+-- Each job moves only if it is still in the worker's active list, so running this twice, or
+-- racing another recoverer, moves every job once.
+-- KEYS[1] leases zset {q}:leases    KEYS[2] active list {q}:active:<worker>
+-- KEYS[3] ready list {q}:ready      KEYS[4] scheduled zset {q}:scheduled
+-- KEYS[5] dead zset {q}:dead        KEYS[6] running hash {q}:running
+-- KEYS[7], KEYS[8], KEYS[9] job hash, history list, notify list of job 1; then of job 2; ...
+-- ARGV[1] worker id   ARGV[2] now in ms   ARGV[3] "1": only if the lease has expired
+-- ARGV[4] "1": drop the worker's lease   ARGV[5] number of jobs N
+-- then per job, 7 values: held payload, next payload, job id, destination
+-- ("ready" | "scheduled" | "dead"), score (due or death time, ms), history entry,
+-- hash fields as a JSON object
+-- Returns the number of jobs moved, or -1 when the lease is still alive.
+if ARGV[3] == '1' then
+  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
+    return -1
+  end
+end
+local moved = 0
+for i = 0, tonumber(ARGV[5]) - 1 do
+  local a = 6 + i * 7
+  local held, nxt, id, dest = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local job, history = KEYS[7 + i * 3], KEYS[8 + i * 3]
+  if redis.call('LREM', KEYS[2], 1, held) == 1 then
+    moved = moved + 1
+    local fields = {}
+    for k, v in pairs(cjson.decode(ARGV[a + 6])) do
+      fields[#fields + 1] = k
+      fields[#fields + 1] = v
+    end
+    if dest == 'dead' then
+      redis.call('ZADD', KEYS[5], ARGV[a + 4], id)
+      redis.call('PERSIST', job)
+      redis.call('PERSIST', history)
+      redis.call('RPUSH', KEYS[9 + i * 3], 'dead')
+    elseif dest == 'scheduled' then
+      redis.call('ZADD', KEYS[4], ARGV[a + 4], nxt)
+    else
+      redis.call('RPUSH', KEYS[3], nxt)
+    end
+    redis.call('HSET', job, 'status', dest == 'ready' and 'queued' or dest, 'payload', nxt,
+      unpack(fields))
+    redis.call('HDEL', KEYS[6], id)
+    redis.call('RPUSH', history, ARGV[a + 5])
+  end
+end
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  if redis.call('LLEN', KEYS[2]) == 0 then
+    redis.call('DEL', KEYS[2])
+  end
+end
+return moved

@@ -1,0 +1,36 @@
+"""The connection producers use: built lazily on first enqueue, never at import time.
+
+`configure(settings)` sets it explicitly (tests, apps with their own settings); otherwise the
+first `delay()` builds it from the environment (TASKQ_REDIS_URL, REDIS_URL, or the embedded
+server).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from taskq.config import Settings
+from taskq.connection import connect
+from taskq.store import RedisStore
+
+_lock = threading.Lock()
+_store: RedisStore | None = None
+_settings: Settings | None = None
+
+
+def configure(settings: Settings | None) -> None:
+    """Use these settings for enqueues from now on (None: back to the environment)."""
+    global _store, _settings
+    with _lock:
+        if _store is not None:
+            _store.client.close()
+        _store, _settings = None, settings
+
+
+def default_store() -> RedisStore:
+    global _store
+    with _lock:
+        if _store is None:
+            settings = _settings or Settings.from_env()
+            _store = RedisStore(connect(settings), settings)
+        return _store

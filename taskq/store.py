@@ -1,0 +1,349 @@
+"""The only code that talks to Redis about queue state: one method per transition.
+
+Every transition is one Lua script (or one command) so that a job id sits in exactly one
+place at every instant: ready list, a worker's active list, scheduled set, or dead set.
+redis-py errors are translated here into taskq's StoreError family.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import redis
+from redis import Redis
+
+from taskq.config import Settings
+from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError, StoreError
+from taskq.job import Payload, decode, peek_id
+from taskq.keys import Keys
+from taskq.scripting import Scripts
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreConnectionError(f"Redis did not answer: {exc}") from exc
+        except redis.ResponseError as exc:
+            if str(exc).startswith("LEASELOST"):
+                raise LeaseLostError(str(exc)) from exc
+            raise StoreError(f"Redis refused a command: {exc}") from exc
+        except redis.RedisError as exc:
+            raise StoreError(f"Redis error: {exc}") from exc
+
+    return wrapper
+
+
+def history_entry(event: str, **details: Any) -> str:
+    return json.dumps({"at": round(time.time(), 3), "event": event, **details})
+
+
+def field_value(value: Any) -> str | bytes | int | float:
+    return value if isinstance(value, (str, bytes, int, float)) else json.dumps(value)
+
+
+def flat(fields: dict[str, Any]) -> list[Any]:
+    """A dict as field, value, field, value... for HSET inside a script."""
+    out: list[Any] = []
+    for key, value in fields.items():
+        out += [key, field_value(value)]
+    return out
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One job handed to one worker. `raw` (with the worker's active list) is the fencing
+    token: only the holder of these exact bytes in that list can end the delivery."""
+
+    queue: str
+    worker_id: str
+    raw: bytes
+    payload: Payload | None
+    error: DecodeError | None
+
+    @property
+    def job_id(self) -> str:
+        if self.payload is not None:
+            return self.payload.id
+        return peek_id(self.raw) or "bad-" + hashlib.sha1(self.raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where recovery sends one held job: 'ready' (head of line), 'scheduled' or 'dead'."""
+
+    held: bytes
+    next: bytes
+    job_id: str
+    dest: str
+    score: int
+    event: str
+    fields: dict[str, str]
+
+
+class RedisStore:
+    def __init__(self, client: Redis, settings: Settings, allow_pickle: bool = False) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.prefix)
+        self.scripts = Scripts()
+        self.allow_pickle = allow_pickle
+        self._known_queues: set[str] = set()
+        self._blmove_missing = False
+
+    @translate_errors
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+    # --- producer ------------------------------------------------------------------------
+    @translate_errors
+    def enqueue(self, payloads: Sequence[Payload]) -> list[Any]:
+        """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id."""
+        pipe = self.client.pipeline(transaction=False)
+        for payload in payloads:
+            self._queue_enqueue(pipe, payload)
+        new_queues = {p.queue for p in payloads} - self._known_queues
+        if new_queues:
+            pipe.sadd(self.keys.queues(), *new_queues)
+        results = self.scripts.run_pipeline(self.client, pipe)
+        self._known_queues |= new_queues
+        return [r.decode() if isinstance(r, bytes) else r for r in results[: len(payloads)]]
+
+    def _queue_enqueue(self, pipe: Any, payload: Payload) -> None:
+        k, q = self.keys, payload.queue
+        scheduled = payload.eta is not None and payload.eta > time.time()
+        due = int(payload.eta * 1000) if scheduled and payload.eta else 0
+        fields = {"task": payload.task, "queue": q, "enqueued_at": payload.enqueued_at,
+                  "status": "scheduled" if scheduled else "queued"}
+        if scheduled:
+            fields["due"] = due
+        event = history_entry("enqueued", eta=payload.eta) if scheduled else history_entry(
+            "enqueued")
+        self.scripts.queue(
+            pipe, "enqueue",
+            [k.job(q, payload.id), k.history(q, payload.id),
+             k.scheduled(q) if scheduled else k.ready(q)],
+            [payload.encode(), "scheduled" if scheduled else "ready", due, event, *flat(fields)],
+        )
+
+    # --- worker: membership ----------------------------------------------------------------
+    @translate_errors
+    def register(self, worker_id: str, queues: Sequence[str], info: dict[str, Any]) -> None:
+        expiry = now_ms() + int(self.settings.lease_ttl * 1000)
+        pipe = self.client.pipeline(transaction=False)
+        for q in queues:
+            pipe.zadd(self.keys.leases(q), {worker_id: expiry})
+        pipe.zadd(self.keys.workers(), {worker_id: expiry})
+        pipe.hset(self.keys.worker_info(worker_id),
+                  mapping={key: field_value(value) for key, value in info.items()})
+        pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
+        pipe.execute()
+
+    @translate_errors
+    def heartbeat(self, worker_id: str, queues: Sequence[str]) -> bool:
+        """Extend the lease; False when any queue's lease was taken over (XX: never revive)."""
+        expiry = now_ms() + int(self.settings.lease_ttl * 1000)
+        pipe = self.client.pipeline(transaction=False)
+        for q in queues:
+            pipe.zadd(self.keys.leases(q), {worker_id: expiry}, xx=True, ch=True)
+        pipe.zadd(self.keys.workers(), {worker_id: expiry}, xx=True)
+        pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
+        results = pipe.execute()
+        return all(results[: len(queues)])
+
+    @translate_errors
+    def unregister(self, worker_id: str, queues: Sequence[str]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for q in queues:
+            pipe.zrem(self.keys.leases(q), worker_id)
+        pipe.zrem(self.keys.workers(), worker_id)
+        pipe.delete(self.keys.worker_info(worker_id))
+        pipe.execute()
+
+    # --- worker: fetch ---------------------------------------------------------------------
+    def delivery(self, queue: str, worker_id: str, raw: bytes) -> Delivery:
+        try:
+            return Delivery(queue, worker_id, raw, decode(raw, self.allow_pickle), None)
+        except DecodeError as exc:
+            return Delivery(queue, worker_id, raw, None, exc)
+
+    def _fetch_call(self, target: Any, queue: str, worker_id: str, n: int) -> Any:
+        k = self.keys
+        keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
+        args = [worker_id, now_ms(), n]
+        if target is self.client:
+            return self.scripts.call(self.client, "fetch", keys, args)
+        self.scripts.queue(target, "fetch", keys, args)
+        return None
+
+    @translate_errors
+    def fetch(self, queue: str, worker_id: str, n: int = 1) -> list[Delivery]:
+        """Take up to n ready jobs without blocking."""
+        raws = self._fetch_call(self.client, queue, worker_id, n)
+        return [self.delivery(queue, worker_id, raw) for raw in raws]
+
+    @translate_errors
+    def fetch_blocking(self, queue: str, worker_id: str, timeout: float) -> Delivery | None:
+        """Block until a job is ready (BLMOVE into the active list), then mark it running."""
+        k = self.keys
+        raw = self._blmove(k.ready(queue), k.active(queue, worker_id), timeout)
+        if raw is None:
+            return None
+        delivery = self.delivery(queue, worker_id, raw)
+        self.client.hset(k.running(queue), delivery.job_id, f"{worker_id}|{now_ms()}")
+        return delivery
+
+    # --- worker: ending a delivery ---------------------------------------------------------
+    def _ack_call(self, pipe: Any, d: Delivery, fields: dict[str, Any]) -> None:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        self.scripts.queue(
+            pipe, "ack",
+            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+             k.counter(q, "done", minute), k.notify(q, jid)],
+            [d.raw, jid, self.settings.result_ttl,
+             history_entry("succeeded", worker=d.worker_id, attempt=_attempt(d)), *flat(fields)],
+        )
+
+    @translate_errors
+    def ack(self, d: Delivery, fields: dict[str, Any]) -> bool:
+        """Success: store result fields, end the job as done. False when fenced."""
+        pipe = self.client.pipeline(transaction=False)
+        self._ack_call(pipe, d, fields)
+        return bool(self.scripts.run_pipeline(self.client, pipe)[0])
+
+    @translate_errors
+    def ack_and_fetch(self, d: Delivery, fields: dict[str, Any], n: int
+                      ) -> tuple[bool, list[Delivery]]:
+        """Ack one job and take the next ones in the same round trip (the hot path)."""
+        pipe = self.client.pipeline(transaction=False)
+        self._ack_call(pipe, d, fields)
+        self._fetch_call(pipe, d.queue, d.worker_id, n)
+        acked, raws = self.scripts.run_pipeline(self.client, pipe)
+        return bool(acked), [self.delivery(d.queue, d.worker_id, raw) for raw in raws]
+
+    @translate_errors
+    def retry(self, d: Delivery, nxt: Payload, due_ms: int, count_failure: bool,
+              event: str, fields: dict[str, Any]) -> bool:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        return bool(self.scripts.call(
+            self.client, "retry",
+            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+             k.scheduled(q), k.counter(q, "failed", minute)],
+            [d.raw, nxt.encode(), jid, due_ms, "1" if count_failure else "0",
+             history_entry(event, worker=d.worker_id, attempt=_attempt(d), due=due_ms / 1000),
+             *flat(fields)],
+        ))
+
+    @translate_errors
+    def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> bool:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        base = {"payload": d.raw, "queue": q}
+        if d.payload is not None:
+            base["task"] = d.payload.task
+        return bool(self.scripts.call(
+            self.client, "dead",
+            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+             k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid)],
+            [d.raw, jid, now_ms(),
+             history_entry(event, worker=d.worker_id, attempt=_attempt(d),
+                           reason=fields.get("reason", "")),
+             *flat({**base, **fields})],
+        ))
+
+    # --- recovery and scheduling -----------------------------------------------------------
+    @translate_errors
+    def expired_workers(self, queue: str) -> list[str]:
+        ids = self.client.zrangebyscore(self.keys.leases(queue), "-inf", now_ms())
+        return [i.decode() for i in ids]
+
+    @translate_errors
+    def held(self, queue: str, worker_id: str) -> list[bytes]:
+        return list(self.client.lrange(self.keys.active(queue, worker_id), 0, -1))
+
+    @translate_errors
+    def release(self, queue: str, worker_id: str, releases: Iterable[Release],
+                only_if_expired: bool, drop_lease: bool) -> int:
+        """Move held jobs to their destinations in one script; -1 if the lease is alive."""
+        k = self.keys
+        keys = [k.leases(queue), k.active(queue, worker_id), k.ready(queue),
+                k.scheduled(queue), k.dead(queue), k.running(queue)]
+        per_job: list[Any] = []
+        count = 0
+        for r in releases:
+            count += 1
+            keys += [k.job(queue, r.job_id), k.history(queue, r.job_id),
+                     k.notify(queue, r.job_id)]
+            per_job += [r.held, r.next, r.job_id, r.dest, r.score, r.event,
+                        json.dumps(r.fields)]
+        args = [worker_id, now_ms(), "1" if only_if_expired else "0",
+                "1" if drop_lease else "0", count, *per_job]
+        return int(self.scripts.call(self.client, "recover", keys, args))
+
+    @translate_errors
+    def promote_due(self, queue: str, limit: int = 1000) -> tuple[int, float | None]:
+        """Move due scheduled jobs to ready. Returns (moved, next due time in s or None)."""
+        k = self.keys
+        moved, nxt = self.scripts.call(
+            self.client, "promote", [k.scheduled(queue), k.ready(queue)], [now_ms(), limit])
+        return int(moved), (None if int(nxt) < 0 else int(nxt) / 1000)
+
+    # --- reads -------------------------------------------------------------------------------
+    @translate_errors
+    def job_record(self, queue: str, job_id: str) -> dict[str, str]:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(self.keys.job(queue, job_id))
+        pipe.hget(self.keys.running(queue), job_id)
+        record, running = pipe.execute()
+        out = {key.decode(): value.decode(errors="replace") for key, value in record.items()}
+        if out and running and out.get("status") == "queued":
+            out["status"] = "active"
+            out["worker"], _, started = running.decode().partition("|")
+            out["started_at"] = str(int(started) / 1000)
+        if out.get("status") == "scheduled" and float(out.get("due", 0)) <= now_ms():
+            out["status"] = "queued"  # due and promoted (or about to be)
+        return out
+
+    @translate_errors
+    def history(self, queue: str, job_id: str) -> list[dict[str, Any]]:
+        return [json.loads(e) for e in self.client.lrange(self.keys.history(queue, job_id), 0, -1)]
+
+    @translate_errors
+    def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
+        """Block on the server until the job ends (done or dead) or timeout; True if ended.
+        BLMOVE onto the same list rotates it, so every waiter wakes, and none consumes."""
+        key = self.keys.notify(queue, job_id)
+        return self._blmove(key, key, timeout) is not None
+
+    def _blmove(self, source: str, dest: str, timeout: float) -> bytes | None:
+        """BLMOVE RIGHT LEFT, or BRPOPLPUSH (the same move) on servers before 6.2."""
+        if self._blmove_missing:
+            return self.client.brpoplpush(source, dest, timeout)  # type: ignore[no-any-return]
+        try:
+            return self.client.blmove(source, dest, timeout, "RIGHT", "LEFT")  # type: ignore[no-any-return]
+        except redis.ResponseError as exc:
+            if "unknown command" not in str(exc).lower():
+                raise
+            self._blmove_missing = True
+            return self.client.brpoplpush(source, dest, timeout)  # type: ignore[no-any-return]
+
+
+def _attempt(d: Delivery) -> int | None:
+    return d.payload.attempt if d.payload is not None else None

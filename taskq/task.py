@@ -1,0 +1,203 @@
+"""`@task`: turns a plain function into something you can enqueue, and the task registry.
+
+Calling the decorated function still runs it in-process. `delay()` / `enqueue()` check the
+arguments against the function's signature and the serializer before anything leaves the
+process, so a wrong call fails in the caller, with a message that names the bad value.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from taskq.errors import BadArgumentsError, ConfigurationError, TaskqError, UnknownTaskError
+from taskq.handle import Job
+from taskq.job import Payload, new_job_id
+from taskq.keys import check_queue_name
+from taskq.retry import Backoff
+from taskq.serializer import get_serializer
+from taskq.store import RedisStore
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_QUEUE = "default"
+_REGISTRY: dict[str, Task[Any, Any]] = {}
+
+
+class DuplicateJobError(TaskqError):
+    """A job with this id is still pending; ids given to enqueue(job_id=...) must be unique."""
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    queue: str = DEFAULT_QUEUE
+    retries: int = 3
+    timeout: float | None = 300.0
+    backoff: Backoff = field(default_factory=Backoff)
+    serializer: str = "json"
+
+    def __post_init__(self) -> None:
+        check_queue_name(self.queue)
+        if self.retries < 0:
+            raise ConfigurationError("retries must be 0 or more")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigurationError("timeout must be positive (or None for no limit)")
+        get_serializer(self.serializer)
+
+
+class Task(Generic[P, R]):
+    """A registered task. Call it to run in-process; `delay` to run it in a worker."""
+
+    def __init__(self, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.signature = inspect.signature(fn)
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", name)
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.options.queue!r}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Enqueue with the task's defaults. One round trip."""
+        return self.enqueue(args=args, kwargs=kwargs)
+
+    def enqueue(
+        self,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        delay: float | None = None,
+        eta: float | None = None,
+        job_id: str | None = None,
+        queue: str | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+        store: RedisStore | None = None,
+    ) -> Job:
+        """Enqueue with options. `delay` (seconds) or `eta` (epoch seconds) schedules it."""
+        payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
+                             retries=retries, timeout=timeout)
+        store = store or _default_store()
+        (outcome,) = store.enqueue([payload])
+        if outcome != 1:
+            raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
+        return Job(payload.id, payload.queue, store)
+
+    def enqueue_many(
+        self, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]] | Sequence[Any]],
+        *, queue: str | None = None, store: RedisStore | None = None,
+    ) -> list[Job]:
+        """Enqueue a batch in one round trip. Each call is `(args, kwargs)` or just `args`.
+        Every call is checked before any is sent, so a bad one enqueues nothing."""
+        payloads = []
+        for call in calls:
+            if (isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], Mapping)
+                    and isinstance(call[0], (list, tuple))):
+                payloads.append(self.build(call[0], call[1], queue=queue))
+            else:
+                payloads.append(self.build(call, None, queue=queue))  # type: ignore[arg-type]
+        store = store or _default_store()
+        outcomes = store.enqueue(payloads)
+        refused = [p.id for p, o in zip(payloads, outcomes, strict=True) if o != 1]
+        if refused:
+            raise DuplicateJobError(f"job ids already pending, not enqueued again: {refused}")
+        return [Job(p.id, p.queue, store) for p in payloads]
+
+    def build(
+        self, args: Sequence[Any], kwargs: Mapping[str, Any] | None, *,
+        delay: float | None = None, eta: float | None = None, job_id: str | None = None,
+        queue: str | None = None, retries: int | None = None, timeout: float | None = None,
+    ) -> Payload:
+        """Check a call and turn it into a payload, without touching Redis."""
+        args, kwargs = list(args), dict(kwargs or {})
+        self.check_arguments(args, kwargs)
+        if delay is not None and eta is not None:
+            raise ConfigurationError("give delay or eta, not both")
+        if delay is not None:
+            if delay < 0:
+                raise ConfigurationError("delay must be 0 or more seconds")
+            eta = time.time() + delay
+        opts = self.options
+        return Payload(
+            id=job_id or new_job_id(), task=self.name,
+            queue=check_queue_name(queue) if queue else opts.queue,
+            args=args, kwargs=kwargs,
+            retries=opts.retries if retries is None else retries,
+            timeout=opts.timeout if timeout is None else timeout,
+            eta=eta, serializer=opts.serializer,
+        )
+
+    def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        try:
+            self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise BadArgumentsError(f"{self.name}{self.signature}: {exc}") from None
+        serializer = get_serializer(self.options.serializer)
+        for i, value in enumerate(args):
+            serializer.check(value, f"args[{i}]")
+        for key, value in kwargs.items():
+            serializer.check(value, f"kwargs[{key!r}]")
+
+
+def _default_store() -> RedisStore:
+    from taskq.producer import default_store
+
+    return default_store()
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *, name: str | None = ..., queue: str = ..., retries: int = ...,
+    timeout: float | None = ..., backoff: Backoff | None = ..., serializer: str = ...,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
+         queue: str = DEFAULT_QUEUE, retries: int = 3, timeout: float | None = 300.0,
+         backoff: Backoff | None = None, serializer: str = "json") -> Any:
+    """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`."""
+    options = TaskOptions(queue=queue, retries=retries, timeout=timeout,
+                          backoff=backoff or Backoff(), serializer=serializer)
+
+    def register(f: Callable[P, R]) -> Task[P, R]:
+        task_name = name or f"{f.__module__}.{f.__qualname__}"
+        existing = _REGISTRY.get(task_name)
+        if existing is not None and existing.fn is not f and _origin(existing.fn) != _origin(f):
+            raise ConfigurationError(f"two different functions are registered as {task_name!r}")
+        registered = Task(f, task_name, options)
+        _REGISTRY[task_name] = registered
+        return registered
+
+    return register(fn) if fn is not None else register
+
+
+def _origin(fn: Callable[..., Any]) -> tuple[str, int]:
+    code = getattr(fn, "__code__", None)
+    return (getattr(code, "co_filename", ""), getattr(code, "co_firstlineno", 0))
+
+
+def get_task(name: str) -> Task[Any, Any]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownTaskError(
+            f"no task named {name!r} is registered in this worker; import the module that "
+            f"defines it (taskq worker MODULE ...)") from None
+
+
+def registered_tasks() -> dict[str, Task[Any, Any]]:
+    return dict(_REGISTRY)

@@ -1,0 +1,1 @@
+"""The worker: supervisor -> child processes -> runner loop -> store."""

@@ -1,0 +1,118 @@
+"""A worker child process: its own connection, lease, heartbeat and runner threads.
+
+Children ignore SIGINT and SIGTERM: the supervisor alone decides when they stop (through the
+`stop` event), so no signal can interrupt the bookkeeping that ends a job.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from taskq.config import Settings
+from taskq.connection import connect
+from taskq.errors import LeaseLostError, StoreError
+from taskq.log import configure_logging, get_logger
+from taskq.store import RedisStore
+from taskq.worker.heartbeat import Heartbeat
+from taskq.worker.recovery import SHUTDOWN, recover_worker
+from taskq.worker.runner import Runner, Slot
+
+EXIT_OK = 0
+EXIT_LEASE_LOST = 3
+EXIT_ERROR = 4
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    settings: Settings
+    queues: tuple[str, ...]
+    threads: int = 1
+    burst: bool = False
+    max_jobs: int | None = None
+    block_timeout: float = 1.0
+    allow_pickle: bool = False
+    log_format: str = "console"
+    log_level: str = "info"
+
+
+def make_worker_id(pid: int, token: str) -> str:
+    return f"{socket.gethostname()}:{pid}:{token}"
+
+
+class AnyEvent:
+    def __init__(self, *events: Any) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+def child_main(spec: ChildSpec, token: str, stop: Any, slots: list[Slot]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    configure_logging(spec.log_format, spec.log_level)
+    os._exit(run_child(spec, make_worker_id(os.getpid(), token), stop, slots))
+
+
+def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> int:
+    log = get_logger(worker=worker_id)
+    store = RedisStore(connect(spec.settings), spec.settings, allow_pickle=spec.allow_pickle)
+    try:
+        store.register(worker_id, spec.queues, {
+            "host": socket.gethostname(), "pid": os.getpid(), "queues": list(spec.queues),
+            "started_at": time.time(), "threads": spec.threads})
+    except StoreError as exc:
+        log.error("worker-register-failed", error=str(exc))
+        return EXIT_ERROR
+    heartbeat = Heartbeat(store, worker_id, spec.queues)
+    heartbeat.start()
+    until = AnyEvent(stop, heartbeat.lost)
+    runners = [
+        Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
+               max_jobs=spec.max_jobs, block_timeout=spec.block_timeout,
+               adopt_orphans=spec.threads == 1)
+        for i in range(spec.threads)
+    ]
+    code = _run_all(runners, log)
+    heartbeat.halt()
+    if heartbeat.lost.is_set() or code == EXIT_LEASE_LOST:
+        return EXIT_LEASE_LOST
+    try:  # leave nothing behind: anything still held goes back to the head of ready
+        for queue in spec.queues:
+            recover_worker(store, queue, worker_id, SHUTDOWN, drop_lease=True)
+        store.unregister(worker_id, spec.queues)
+    except StoreError as exc:
+        log.warning("worker-unregister-failed", error=str(exc))
+    return code
+
+
+def _run_all(runners: list[Runner], log: Any) -> int:
+    codes = [EXIT_OK] * len(runners)
+
+    def target(i: int) -> None:
+        try:
+            runners[i].run()
+        except LeaseLostError:
+            codes[i] = EXIT_LEASE_LOST
+        except Exception:
+            log.exception("runner-crashed")
+            codes[i] = EXIT_ERROR
+
+    if len(runners) == 1:
+        target(0)
+    else:
+        threads = [threading.Thread(target=target, args=(i,), name=f"taskq-runner-{i}")
+                   for i in range(len(runners))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return max(codes)

@@ -1,0 +1,96 @@
+"""Taking back the jobs a worker holds: after a crash, a timeout kill, a lost lease, or at
+shutdown. Builds one plan per held job and hands it to the store's single `recover` script."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from taskq.errors import DecodeError, UnknownTaskError
+from taskq.job import decode, peek_id
+from taskq.retry import Backoff
+from taskq.store import RedisStore, Release, history_entry
+from taskq.task import get_task
+from taskq.worker.decision import TIMED_OUT, Outcome, after_crash, decide
+
+CRASH = "crash"
+SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class CrashInfo:
+    host: str
+    pid: int | None
+    signal: str | None
+    reason: str  # "killed by SIGKILL", "lease expired", ...
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "pid": self.pid, "signal": self.signal, "reason": self.reason}
+
+
+def backoff_for(task_name: str) -> Backoff:
+    try:
+        return get_task(task_name).options.backoff
+    except UnknownTaskError:
+        return Backoff()
+
+
+def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[str],
+         poison_crashes: int, allow_pickle: bool = False) -> Release:
+    now = time.time()
+    try:
+        payload = decode(raw, allow_pickle)
+    except DecodeError as exc:
+        job_id = peek_id(raw) or "undecodable"
+        return Release(raw, raw, job_id, "dead", int(now * 1000),
+                       history_entry("dead-lettered", reason="undecodable"),
+                       {"reason": "undecodable", "error": str(exc)})
+    if payload.id in timed_out:
+        action = decide(Outcome(TIMED_OUT), payload, backoff_for(payload.task), now)
+        fields = {"reason": "timed out", "error_type": "TimeoutError",
+                  "error": f"ran longer than its timeout of {payload.timeout} s"}
+        if action.kind == "retry" and action.next is not None:
+            return Release(raw, action.next.encode(), payload.id, "scheduled",
+                           int(action.due * 1000),
+                           history_entry("retrying", reason="timed out", attempt=payload.attempt),
+                           {**fields, "due": str(int(action.due * 1000))})
+        return Release(raw, raw, payload.id, "dead", int(now * 1000),
+                       history_entry("dead-lettered", reason="timed out",
+                                     attempt=payload.attempt),
+                       {**fields, "died_at": str(int(now * 1000))})
+    if mode == SHUTDOWN or crash is None:
+        return Release(raw, raw, payload.id, "ready", 0,
+                       history_entry("requeued", reason="worker shut down"), {})
+    verdict = after_crash(payload, poison_crashes)
+    info = json.dumps(crash.as_dict())
+    if verdict.dest == "dead":
+        return Release(raw, verdict.next.encode(), payload.id, "dead", int(now * 1000),
+                       history_entry("dead-lettered", reason="poison", crash=crash.as_dict()),
+                       {"reason": "poison", "last_crash": info, "died_at": str(int(now * 1000)),
+                        "error": f"killed {verdict.next.crashes} workers; last: {crash.reason}"})
+    return Release(raw, verdict.next.encode(), payload.id, "ready", 0,
+                   history_entry("crashed", crash=crash.as_dict(), attempt=payload.attempt),
+                   {"last_crash": info})
+
+
+def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
+                   crash: CrashInfo | None = None, timed_out: Collection[str] = (),
+                   only_if_expired: bool = False, drop_lease: bool = True,
+                   exclude: Collection[bytes] = ()) -> int:
+    """Move every job `worker_id` holds in `queue` to where the table says; returns how many
+    moved (-1: the lease is still alive, nothing moved)."""
+    held = [raw for raw in store.held(queue, worker_id) if raw not in exclude]
+    releases = [plan(raw, mode, crash, timed_out, store.settings.poison_crashes,
+                     store.allow_pickle) for raw in held]
+    return store.release(queue, worker_id, releases, only_if_expired, drop_lease)
+
+
+def crash_info_from_worker_id(worker_id: str, reason: str, signal: str | None = None
+                              ) -> CrashInfo:
+    """Worker ids are host:pid:token, so a dead worker's host and pid survive it."""
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    return CrashInfo(host, int(pid_text) if pid_text.isdigit() else None, signal, reason)

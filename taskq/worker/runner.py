@@ -1,0 +1,229 @@
+"""One worker's loop: fetch a job, run it, end the delivery. No signal handling here, so it
+runs the same inside a supervisor's child process, embedded in a program, or in a test.
+
+Round trips under load: one per job. The ack of a job and the fetch of the next travel in one
+pipeline; BLMOVE is used only when the queue ran dry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
+
+from taskq.errors import BadArgumentsError, Retry, StoreConnectionError, UnknownTaskError
+from taskq.log import get_logger
+from taskq.store import Delivery, RedisStore
+from taskq.task import get_task
+from taskq.worker import decision as d
+from taskq.worker.recovery import backoff_for
+
+
+class Event(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class Slot(Protocol):
+    """Where a runner tells its supervisor which job it runs and until when (hard timeouts)."""
+
+    def start(self, job_id: str, deadline: float) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class NoSlot:
+    def start(self, job_id: str, deadline: float) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def _connection_retrying(log: Any, what: str) -> Retrying:
+    """Retry Redis trouble forever with capped exponential backoff, logging every attempt."""
+    def before_sleep(state: Any) -> None:
+        log.warning("redis-unavailable", during=what, attempt=state.attempt_number,
+                    error=str(state.outcome.exception()))
+
+    return Retrying(retry=retry_if_exception_type(StoreConnectionError),
+                    wait=wait_exponential(multiplier=0.1, max=5), before_sleep=before_sleep,
+                    reraise=True)
+
+
+class Runner:
+    def __init__(
+        self, store: RedisStore, worker_id: str, queues: Sequence[str], *,
+        stop: Event, slot: Slot | None = None, burst: bool = False,
+        max_jobs: int | None = None, block_timeout: float = 1.0,
+        adopt_orphans: bool = True, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.queues = list(queues)
+        self.stop = stop
+        self.slot = slot or NoSlot()
+        self.burst = burst
+        self.max_jobs = max_jobs
+        self.block_timeout = block_timeout if len(self.queues) == 1 else min(block_timeout, 0.25)
+        self.adopt_orphans = adopt_orphans
+        self.clock = clock
+        self.jobs_run = 0
+        self.log = get_logger(worker=worker_id)
+        self._buffer: deque[Delivery] = deque()
+        self._check_orphans = False
+        self._dry = False  # last non-blocking fetch found nothing: go straight to blocking
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run jobs until stopped, burst-drained, or max_jobs; returns how many ran."""
+        while not self.stop.is_set():
+            if self.max_jobs is not None and self.jobs_run >= self.max_jobs:
+                break
+            ran = self.run_once(block=not self.burst)
+            if not ran and self.burst:
+                break
+        return self.jobs_run
+
+    def run_once(self, block: bool = True) -> bool:
+        """Take one job and see it through. False when there was none to take."""
+        delivery = self._next_with_retries(block)
+        if delivery is None:
+            return False
+        outcome = self.execute(delivery)
+        self.finish(delivery, outcome)
+        self.jobs_run += 1
+        return True
+
+    # --- fetching ------------------------------------------------------------------------
+    def _next_with_retries(self, block: bool) -> Delivery | None:
+        try:
+            return self.next_delivery(block)
+        except StoreConnectionError as exc:
+            # A BLMOVE whose reply was lost may have moved a job into our active list.
+            self._check_orphans = self.adopt_orphans
+            self.log.warning("redis-unavailable", during="fetch", error=str(exc))
+            for attempt in _connection_retrying(self.log, "fetch"):
+                with attempt:
+                    self.store.ping()
+            return None
+
+    def next_delivery(self, block: bool) -> Delivery | None:
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._check_orphans:
+            self._adopt_orphans()
+            if self._buffer:
+                return self._buffer.popleft()
+        if not (self._dry and block and len(self.queues) == 1):
+            for queue in self.queues:
+                found = self.store.fetch(queue, self.worker_id, 1)
+                if found:
+                    self._dry = False
+                    self._buffer.extend(found[1:])
+                    return found[0]
+        if not block or self.stop.is_set():
+            self._dry = False
+            return None
+        delivery = self.store.fetch_blocking(self.queues[0], self.worker_id, self.block_timeout)
+        self._dry = delivery is None
+        return delivery
+
+    def _adopt_orphans(self) -> None:
+        self._check_orphans = False
+        for queue in self.queues:
+            for raw in self.store.held(queue, self.worker_id):
+                self._buffer.append(self.store.delivery(queue, self.worker_id, raw))
+        if self._buffer:
+            self.log.warning("orphans-adopted", count=len(self._buffer))
+
+    # --- running -------------------------------------------------------------------------
+    def execute(self, delivery: Delivery) -> d.Outcome:
+        payload = delivery.payload
+        if payload is None:
+            return d.Outcome(d.UNDECODABLE, error_type="DecodeError", error=str(delivery.error))
+        try:
+            task = get_task(payload.task)
+            task.check_arguments(payload.args, payload.kwargs)
+        except UnknownTaskError as exc:
+            return d.Outcome(d.UNKNOWN_TASK, error_type="UnknownTaskError", error=str(exc))
+        except (BadArgumentsError, Exception) as exc:  # includes serializer complaints
+            return d.Outcome(d.BAD_ARGUMENTS, error_type=type(exc).__name__, error=str(exc))
+        log = self.log.bind(job_id=payload.id, task=payload.task, queue=payload.queue,
+                            attempt=payload.attempt)
+        log.info("job-started")
+        started = time.perf_counter()
+        deadline = self.clock() + payload.timeout if payload.timeout else 0.0
+        self.slot.start(payload.id, deadline)
+        try:
+            result = task.fn(*payload.args, **payload.kwargs)
+        except Retry as exc:
+            return d.Outcome(d.RETRY_REQUESTED, retry_delay=exc.delay, error=exc.reason,
+                             duration=time.perf_counter() - started)
+        except Exception as exc:
+            return d.Outcome(d.FAILED, error_type=type(exc).__name__, error=str(exc),
+                             traceback=traceback.format_exc(),
+                             duration=time.perf_counter() - started)
+        finally:
+            self.slot.clear()
+        return d.Outcome(d.SUCCEEDED, result=result, duration=time.perf_counter() - started)
+
+    # --- ending the delivery: never interrupted half-way (children ignore SIGTERM/SIGINT) --
+    def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
+        payload = delivery.payload
+        log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
+                            task=payload.task if payload else None,
+                            attempt=payload.attempt if payload else None)
+        backoff = backoff_for(payload.task) if payload else backoff_for("")
+        action = d.decide(outcome, payload, backoff, self.clock())
+        for attempt in _connection_retrying(log, "finish"):
+            with attempt:
+                applied = self._apply(delivery, outcome, action)
+        self._log_end(log, outcome, action, applied)
+
+    def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> bool:
+        if action.kind == "ack":
+            fields = {"result": _result_json(outcome.result), "finished_at": self.clock(),
+                      "worker": self.worker_id, "duration": round(outcome.duration, 6)}
+            if len(self.queues) == 1 and not self.stop.is_set() and not self._buffer:
+                acked, more = self.store.ack_and_fetch(delivery, fields, 1)
+                self._buffer.extend(more)
+                self._dry = not more
+                return acked
+            return self.store.ack(delivery, fields)
+        error_fields = {"error_type": outcome.error_type, "error": outcome.error,
+                        "traceback": outcome.traceback, "worker": self.worker_id,
+                        "attempts": delivery.payload.attempt if delivery.payload else 0,
+                        "failed_at": self.clock()}
+        if action.kind == "retry" and action.next is not None:
+            event = "retry-requested" if outcome.kind == d.RETRY_REQUESTED else "retrying"
+            return self.store.retry(delivery, action.next, int(action.due * 1000),
+                                    action.count_failure, event, error_fields)
+        return self.store.dead_letter(delivery, "dead-lettered",
+                                      {**error_fields, "reason": action.reason})
+
+    def _log_end(self, log: Any, outcome: d.Outcome, action: d.Action, applied: bool) -> None:
+        duration = round(outcome.duration, 6)
+        if not applied:
+            log.error("fenced", action=action.kind,
+                      detail="this worker no longer holds the job (lease lost); write refused")
+        elif action.kind == "ack":
+            log.info("job-succeeded", duration=duration)
+        elif action.kind == "retry":
+            log.warning("job-retrying", reason=action.reason, duration=duration,
+                        error=outcome.error, retry_in=round(action.due - self.clock(), 3))
+        else:
+            log.error("job-dead-lettered", reason=action.reason, duration=duration,
+                      error_type=outcome.error_type, error=outcome.error)
+
+
+def _result_json(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return json.dumps({"repr": repr(value), "note": "result was not JSON-serializable"})
+

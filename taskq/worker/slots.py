@@ -1,0 +1,50 @@
+"""Shared memory between a child and its supervisor: which job each runner thread runs and
+its hard deadline. Plain shared arrays, written without locks: a torn read only delays a
+timeout check by one tick."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+ID_BYTES = 64
+
+
+class SharedSlots:
+    def __init__(self, count: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.count = count
+        self.deadlines: Any = ctx.RawArray("d", count)
+        self.ids: Any = ctx.RawArray("c", count * ID_BYTES)
+
+    def slot(self, index: int) -> SharedSlot:
+        return SharedSlot(self, index)
+
+    def overdue(self, now: float) -> list[str]:
+        """Job ids whose deadline has passed."""
+        out = []
+        for i in range(self.count):
+            deadline = self.deadlines[i]
+            if deadline and now > deadline:
+                raw = self.ids[i * ID_BYTES:(i + 1) * ID_BYTES]
+                out.append(raw.rstrip(b"\0").decode(errors="replace"))
+        return out
+
+    def reset(self) -> None:
+        for i in range(self.count):
+            self.deadlines[i] = 0.0
+
+
+class SharedSlot:
+    def __init__(self, slots: SharedSlots, index: int) -> None:
+        self.slots = slots
+        self.index = index
+
+    def start(self, job_id: str, deadline: float) -> None:
+        encoded = job_id.encode()[:ID_BYTES].ljust(ID_BYTES, b"\0")
+        base = self.index * ID_BYTES
+        self.slots.ids[base:base + ID_BYTES] = encoded
+        self.slots.deadlines[self.index] = deadline
+
+    def clear(self) -> None:
+        self.slots.deadlines[self.index] = 0.0

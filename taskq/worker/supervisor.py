@@ -1,0 +1,212 @@
+"""The supervisor: starts N child processes, replaces crashed ones, enforces hard timeouts,
+runs the scheduled-job promoter and the dead-worker recoverer, and turns signals into an
+orderly stop. It is the only part of a worker that installs signal handlers.
+
+Signals: SIGTERM/SIGINT once: stop fetching, let running jobs finish within `grace`, then
+kill what is left and requeue its jobs at the head of ready. Twice: do that at once.
+SIGUSR1: every child prints its threads' stacks to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import select
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from taskq.config import Settings
+from taskq.connection import connect
+from taskq.errors import StoreError
+from taskq.log import get_logger
+from taskq.store import RedisStore
+from taskq.worker.child import EXIT_LEASE_LOST, EXIT_OK, ChildSpec, child_main, make_worker_id
+from taskq.worker.recovery import (
+    CRASH,
+    SHUTDOWN,
+    CrashInfo,
+    crash_info_from_worker_id,
+    recover_worker,
+)
+from taskq.worker.slots import SharedSlots
+
+TICK = 0.05
+
+
+@dataclass
+class Child:
+    index: int
+    process: Any
+    worker_id: str
+    slots: SharedSlots
+    kill_reason: str | None = None  # "timeout" or "shutdown" when we killed it
+    timed_out: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, spec: ChildSpec, processes: int, grace: float = 25.0) -> None:
+        self.spec = spec
+        self.settings: Settings = spec.settings
+        self.processes = processes
+        self.grace = grace
+        self.ctx = multiprocessing.get_context("fork")
+        self.stop = self.ctx.Event()
+        self.children: dict[int, Child] = {}
+        self.signals_seen = 0
+        self.shutdown_deadline: float | None = None
+        self.next_promote = {q: 0.0 for q in spec.queues}
+        self.next_lease_scan = 0.0
+        self.log = get_logger(supervisor=os.getpid())
+        self.store = RedisStore(connect(self.settings), self.settings, spec.allow_pickle)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def run(self) -> int:
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        old_fd = signal.set_wakeup_fd(wake_w)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGUSR1, self._on_dump)
+        self.log.info("worker-started", queues=list(self.spec.queues), processes=self.processes,
+                      threads=self.spec.threads, burst=self.spec.burst,
+                      url=self.settings.safe_url)
+        try:
+            self.maintain(force=True)
+            for index in range(self.processes):
+                self._start_child(index)
+            while self.children:
+                self._wait(wake_r)
+                self._tick()
+        finally:
+            signal.set_wakeup_fd(old_fd)
+            os.close(wake_r)
+            os.close(wake_w)
+        self.log.info("worker-stopped")
+        return 0
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals_seen += 1  # only a counter: the loop acts on it (handlers must not log)
+
+    def _on_dump(self, signum: int, frame: Any) -> None:
+        for child in self.children.values():
+            if child.process.pid:
+                os.kill(child.process.pid, signal.SIGUSR1)
+
+    def _wait(self, wake_r: int) -> None:
+        ready, _, _ = select.select([wake_r], [], [], TICK)
+        if ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+
+    def _tick(self) -> None:
+        if self.signals_seen and self.shutdown_deadline is None:
+            self.log.info("worker-stopping", grace=self.grace)
+            self.stop.set()
+            self.shutdown_deadline = time.monotonic() + self.grace
+        if self.signals_seen > 1 or (self.shutdown_deadline is not None
+                                      and time.monotonic() > self.shutdown_deadline):
+            self._kill_all("shutdown")
+        self._check_timeouts()
+        self._reap()
+        if not self.stop.is_set():
+            self.maintain()
+
+    # --- children -------------------------------------------------------------------------
+    def _start_child(self, index: int) -> None:
+        token = uuid.uuid4().hex[:8]
+        slots = SharedSlots(self.spec.threads)
+        process = self.ctx.Process(
+            target=child_main, name=f"taskq-child-{index}",
+            args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
+        process.start()
+        worker_id = make_worker_id(process.pid, token)
+        self.children[index] = Child(index, process, worker_id, slots)
+
+    def _kill_all(self, reason: str) -> None:
+        for child in self.children.values():
+            if child.process.is_alive() and child.kill_reason is None:
+                child.kill_reason = reason
+                os.kill(child.process.pid, signal.SIGKILL)
+
+    def _check_timeouts(self) -> None:
+        now = time.time()
+        for child in self.children.values():
+            overdue = child.slots.overdue(now)
+            if overdue and child.kill_reason is None and child.process.is_alive():
+                child.kill_reason = "timeout"
+                child.timed_out = overdue
+                self.log.error("job-timed-out", job_ids=overdue, worker=child.worker_id,
+                               detail="killing the child process; the job is retried")
+                os.kill(child.process.pid, signal.SIGKILL)
+
+    def _reap(self) -> None:
+        for index, child in list(self.children.items()):
+            if child.process.is_alive():
+                continue
+            child.process.join()
+            code = child.process.exitcode
+            self._recover_child(child, code)
+            del self.children[index]
+            restart = not self.stop.is_set() and not (self.spec.burst and code == EXIT_OK)
+            if self.spec.burst and child.kill_reason == "timeout":
+                restart = True  # the burst is not over just because one job hung
+            if restart:
+                self._start_child(index)
+
+    def _recover_child(self, child: Child, code: int | None) -> None:
+        mode, crash = SHUTDOWN, None
+        if child.kill_reason is None and code not in (EXIT_OK, EXIT_LEASE_LOST):
+            mode = CRASH
+            sig = signal.Signals(-code).name if code is not None and code < 0 else None
+            reason = f"killed by {sig}" if sig else f"exited with code {code}"
+            crash = CrashInfo(socket.gethostname(), child.process.pid, sig, reason)
+            self.log.error("worker-child-died", worker=child.worker_id, reason=reason)
+        elif code == EXIT_LEASE_LOST:
+            self.log.warning("worker-child-replaced", worker=child.worker_id,
+                             reason="lease lost")
+        for queue in self.spec.queues:
+            try:
+                moved = recover_worker(self.store, queue, child.worker_id, mode, crash=crash,
+                                       timed_out=child.timed_out, drop_lease=True)
+            except StoreError as exc:
+                # The lease will expire and another worker (or this one) recovers the jobs.
+                self.log.warning("recover-failed", worker=child.worker_id, error=str(exc))
+                continue
+            if moved:
+                self.log.warning("jobs-recovered", queue=queue, count=moved,
+                                 worker=child.worker_id, mode=mode,
+                                 reason=child.kill_reason or (crash.reason if crash else ""))
+
+    # --- scheduled jobs and dead workers -------------------------------------------------
+    def maintain(self, force: bool = False) -> None:
+        """Promote due scheduled jobs (each queue at most once a second, or at the next due
+        time) and recover the jobs of workers whose lease expired."""
+        now = time.time()
+        try:
+            for queue in self.spec.queues:
+                if force or now >= self.next_promote[queue]:
+                    moved, nxt = self.store.promote_due(queue)
+                    if moved:
+                        self.log.debug("jobs-promoted", queue=queue, count=moved)
+                    soon = now + 1.0
+                    self.next_promote[queue] = min(soon, nxt) if nxt is not None else soon
+            if force or now >= self.next_lease_scan:
+                self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
+                self._recover_expired()
+        except StoreError as exc:
+            self.log.warning("maintenance-failed", error=str(exc))
+
+    def _recover_expired(self) -> None:
+        for queue in self.spec.queues:
+            for worker_id in self.store.expired_workers(queue):
+                crash = crash_info_from_worker_id(worker_id, "lease expired")
+                moved = recover_worker(self.store, queue, worker_id, CRASH, crash=crash,
+                                       only_if_expired=True, drop_lease=True)
+                if moved > 0:
+                    self.log.warning("jobs-recovered", queue=queue, count=moved,
+                                     worker=worker_id, reason="lease expired")

@@ -1,0 +1,46 @@
+"""Shared fixtures. The integration server is ours: started once per session on a free port
+in a temp folder, flushed before each test, stopped at the end. Nothing here ever connects to
+a server it did not start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+import taskq
+from taskq.config import Settings
+from taskq.store import RedisStore
+from tests.servers import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def redis_client(server: ServerProcess) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(server.url)
+    client.flushall()
+    client.script_flush()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(server: ServerProcess, redis_client: redis.Redis, tmp_path: Path) -> Settings:
+    return Settings(url=server.url, home=tmp_path / "home", lease_ttl=2.0)
+
+
+@pytest.fixture
+def store(settings: Settings, redis_client: redis.Redis) -> Iterator[RedisStore]:
+    taskq.configure(settings)
+    s = RedisStore(redis.Redis.from_url(settings.url or ""), settings)
+    yield s
+    s.client.close()
+    taskq.configure(None)

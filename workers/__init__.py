@@ -1,0 +1,1 @@
+"""Task modules that workers import: `taskq worker workers.example`."""
