@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from tenacity import wait_exponential_jitter
+from tenacity import wait_exponential, wait_random
 
 from taskq.errors import ConfigurationError
 
@@ -25,6 +25,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1 = the first run)."""
-        wait = wait_exponential_jitter(
-            initial=self.initial, max=self.maximum, exp_base=2, jitter=self.jitter)
-        return float(wait(SimpleNamespace(attempt_number=max(1, attempt))))  # type: ignore[arg-type]
+        wait = wait_exponential(multiplier=self.initial, max=self.maximum, exp_base=2) + \
+            wait_random(0, self.jitter)
+        state = SimpleNamespace(attempt_number=max(1, attempt))
+        return min(float(wait(state)), self.maximum)  # type: ignore[arg-type]

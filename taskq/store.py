@@ -149,8 +149,9 @@ class RedisStore:
         for q in queues:
             pipe.zadd(self.keys.leases(q), {worker_id: expiry})
         pipe.zadd(self.keys.workers(), {worker_id: expiry})
-        pipe.hset(self.keys.worker_info(worker_id),
-                  mapping={key: field_value(value) for key, value in info.items()})
+        if info:
+            pipe.hset(self.keys.worker_info(worker_id),
+                      mapping={key: field_value(value) for key, value in info.items()})
         pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
         pipe.execute()
 

@@ -1,0 +1,37 @@
+"""Tasks used by the in-process tests (importable, so worker subprocesses can load them)."""
+
+from __future__ import annotations
+
+from taskq import Backoff, Retry, task
+
+FAST = Backoff(initial=0.01, maximum=0.05, jitter=0.0)
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task(retries=2, backoff=FAST)
+def boom(message: str) -> None:
+    raise ValueError(message)
+
+
+@task(retries=0)
+def boom_once(message: str) -> None:
+    raise ValueError(message)
+
+
+@task(backoff=FAST)
+def again(delay: float | None = None) -> None:
+    raise Retry(delay=delay, reason="not yet")
+
+
+@task(queue="emails")
+def email(to: str) -> str:
+    return f"sent to {to}"
+
+
+@task
+def returns_set() -> object:
+    return {1, 2}

@@ -1,0 +1,71 @@
+"""The ack decision table, one test per row, and backoff as a pure function (no Redis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskq.job import Payload
+from taskq.retry import Backoff
+from taskq.worker import decision as d
+
+NOW = 1_000.0
+NO_JITTER = Backoff(initial=1.0, maximum=30.0, jitter=0.0)
+
+
+def payload(attempt: int = 1, retries: int = 3, crashes: int = 0) -> Payload:
+    return Payload(id="j", task="t", queue="q", attempt=attempt, retries=retries,
+                   crashes=crashes)
+
+
+def test_backoff_grows_exponentially_and_caps() -> None:
+    assert [NO_JITTER.delay(a) for a in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+    assert NO_JITTER.delay(50) == 30.0
+
+
+def test_backoff_jitter_stays_in_bounds() -> None:
+    backoff = Backoff(initial=1.0, maximum=100.0, jitter=0.5)
+    delays = {backoff.delay(3) for _ in range(200)}
+    assert all(4.0 <= x <= 4.5 for x in delays)
+    assert len(delays) > 1
+
+
+def test_row_success_acks() -> None:
+    assert d.decide(d.Outcome(d.SUCCEEDED), payload(), NO_JITTER, NOW).kind == "ack"
+
+
+def test_row_failure_with_retries_left_schedules_next_attempt_after_backoff() -> None:
+    action = d.decide(d.Outcome(d.FAILED), payload(attempt=2), NO_JITTER, NOW)
+    assert action.kind == "retry" and action.count_failure
+    assert action.next is not None and action.next.attempt == 3
+    assert action.due == NOW + 2.0
+
+
+def test_row_failure_out_of_retries_dead_letters() -> None:
+    action = d.decide(d.Outcome(d.FAILED), payload(attempt=4, retries=3), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == ("dead", "failed")
+
+
+@pytest.mark.parametrize("kind", [d.UNDECODABLE, d.UNKNOWN_TASK, d.BAD_ARGUMENTS])
+def test_row_never_runnable_dead_letters_at_once(kind: str) -> None:
+    action = d.decide(d.Outcome(kind), payload(attempt=1, retries=9), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == ("dead", kind)
+
+
+def test_row_retry_requested_is_not_a_failure() -> None:
+    held = payload()
+    action = d.decide(d.Outcome(d.RETRY_REQUESTED, retry_delay=7), held, NO_JITTER, NOW)
+    assert action.kind == "retry" and not action.count_failure
+    assert action.due == NOW + 7 and action.next == held
+
+
+def test_row_timeout_retries_then_dead_letters_as_timed_out() -> None:
+    first = d.decide(d.Outcome(d.TIMED_OUT), payload(attempt=1, retries=1), NO_JITTER, NOW)
+    assert first.kind == "retry" and first.reason == "timed out"
+    last = d.decide(d.Outcome(d.TIMED_OUT), payload(attempt=2, retries=1), NO_JITTER, NOW)
+    assert (last.kind, last.reason) == ("dead", "timed out")
+
+
+def test_row_crash_requeues_until_poison() -> None:
+    assert d.after_crash(payload(crashes=0), 3).dest == "ready"
+    assert d.after_crash(payload(crashes=1), 3).next.crashes == 2
+    assert d.after_crash(payload(crashes=2), 3).dest == "dead"

@@ -1,0 +1,62 @@
+"""`taskq worker` as a user runs it: a real process against our test server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from taskq.store import RedisStore
+from tests import sample_tasks as t
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, url: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TASKQ_REDIS_URL": url}
+    return subprocess.run([sys.executable, "-m", "taskq", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_burst_worker_drains_the_queue_and_exits_zero(store: RedisStore) -> None:
+    jobs = t.add.enqueue_many([(i, 1) for i in range(50)])
+    done = run_cli("worker", "tests.sample_tasks", "-c", "2", "--burst",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert [j.result(timeout=1) for j in jobs] == [i + 1 for i in range(50)]
+    assert "worker-started" in done.stderr and "job-succeeded" in done.stderr
+    assert store.client.zcard(store.keys.leases("default")) == 0  # unregistered on exit
+
+
+def test_json_logs_carry_job_context(store: RedisStore) -> None:
+    import json
+
+    job = t.add.delay(1, 1)
+    done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--burst", "--log-format",
+                   "json", url=store.settings.url or "")
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    succeeded = next(e for e in events if e["event"] == "job-succeeded")
+    assert succeeded["job_id"] == job.id
+    assert {"task", "queue", "attempt", "duration", "worker"} <= set(succeeded)
+
+
+def test_worker_serves_several_queues(store: RedisStore) -> None:
+    mail = t.email.delay("x@example.com")
+    other = t.add.enqueue(args=[1, 1], queue="other")
+    done = run_cli("worker", "tests.sample_tasks", "-q", "emails", "-q", "other", "-c", "1",
+                   "--burst", url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert mail.result(timeout=1) == "sent to x@example.com"
+    assert other.result(timeout=1) == 2
+
+
+def test_misuse_gives_a_clear_message_and_exit_code(store: RedisStore) -> None:
+    bad_module = run_cli("worker", "no.such.module", "--burst", url=store.settings.url or "")
+    assert bad_module.returncode == 2
+    assert "cannot import 'no.such.module'" in bad_module.stderr
+    bad_url = run_cli("worker", "--burst", url="http://nope")
+    assert bad_url.returncode == 3
+    assert "must start with redis://" in bad_url.stderr
+    bad_queue = run_cli("worker", "-q", "has space", "--burst", url=store.settings.url or "")
+    assert bad_queue.returncode == 3 and "queue name" in bad_queue.stderr

@@ -1,0 +1,54 @@
+"""Serializer and payload: JSON round trips, refusal names the argument, decode errors keep bytes."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from taskq.errors import DecodeError, SerializationError
+from taskq.job import SCHEMA_VERSION, Payload, decode
+from taskq.serializer import PickleSerializer, check_json
+
+
+def test_json_types_round_trip_through_a_payload() -> None:
+    args = [1, 2.5, "ü", None, True, [1, [2]], {"a": {"b": [None]}}]
+    payload = Payload(id="j1", task="t", queue="q", args=args, kwargs={"k": {"x": 1}})
+    again = decode(payload.encode())
+    assert again == payload
+    assert b'"v":%d' % SCHEMA_VERSION in payload.encode()
+
+
+@pytest.mark.parametrize("value, path, words", [
+    (datetime.datetime(2024, 1, 1), "kwargs['when']", "datetime is not JSON-serializable"),
+    (Decimal("1.5"), "args[0]", "Decimal is not JSON-serializable"),
+    ((1, 2), "args[1]", "tuples come back as lists"),
+    ({1: "a"}, "kwargs['m']", "JSON keys must be str"),
+    (float("nan"), "args[0]", "not valid JSON"),
+    ({"deep": [1, {3}]}, "kwargs['x']", "kwargs['x']['deep'][1]: set"),
+])
+def test_non_json_values_are_refused_with_their_path(value: object, path: str,
+                                                     words: str) -> None:
+    with pytest.raises(SerializationError, match=words.replace("[", r"\[").replace("]", r"\]")
+                       ) as info:
+        check_json(value, path)
+    assert str(info.value).startswith(path)
+
+
+@pytest.mark.parametrize("raw", [b"\x80\x81garbage", b"[1,2]", b'{"v": 99, "id": "x"}',
+                                 b'{"v": 1, "id": "x"}', b'{"v":1,"id":"x","task":"t",'
+                                 b'"queue":"q","args":{},"kwargs":{}}'])
+def test_decoding_garbage_raises_decode_error_with_raw_bytes(raw: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(raw)
+    assert info.value.raw == raw
+
+
+def test_pickle_is_opt_in_and_refused_by_default() -> None:
+    payload = Payload(id="p", task="t", queue="q", args=[{1, 2}], serializer="pickle")
+    raw = payload.encode()
+    with pytest.raises(DecodeError, match="pickle"):
+        decode(raw)
+    assert decode(raw, allow_pickle=True).args == [{1, 2}]
+    PickleSerializer().check({1, 2}, "args[0]")  # sets pickle fine

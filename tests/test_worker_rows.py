@@ -1,0 +1,186 @@
+"""The ack table against a real server, one test per row, with the runner in-process."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from taskq.job import Payload, decode
+from taskq.store import RedisStore
+from taskq.worker.recovery import CRASH, SHUTDOWN, CrashInfo, recover_worker
+from taskq.worker.runner import Runner
+from tests import sample_tasks as t
+from tests.helpers import count_round_trips, drain
+
+Q = "default"
+
+
+def record(store: RedisStore, job_id: str, queue: str = Q) -> dict[str, str]:
+    return store.job_record(queue, job_id)
+
+
+def assert_nowhere_active(store: RedisStore, worker_id: str = "test:1:w") -> None:
+    assert store.client.llen(store.keys.active(Q, worker_id)) == 0
+    assert store.client.hlen(store.keys.running(Q)) == 0
+
+
+def test_success_stores_result_with_ttl_and_ends_the_job(store: RedisStore) -> None:
+    job = t.add.delay(2, 3)
+    drain(store)
+    rec = record(store, job.id)
+    assert (rec["status"], json.loads(rec["result"]), rec["worker"]) == ("done", 5, "test:1:w")
+    assert 0 < store.client.ttl(store.keys.job(Q, job.id)) <= store.settings.result_ttl
+    assert 0 < store.client.ttl(store.keys.history(Q, job.id))
+    assert_nowhere_active(store)
+
+
+def test_failure_with_retries_left_is_scheduled_with_next_attempt(store: RedisStore) -> None:
+    job = t.boom.delay("first")
+    store.register("test:1:w", [Q], {})
+    Runner(store, "test:1:w", [Q], stop=threading.Event()).run_once(block=False)
+    rec = record(store, job.id)
+    assert rec["status"] in ("scheduled", "queued")
+    assert (rec["error_type"], rec["error"]) == ("ValueError", "first")
+    (raw,) = store.client.zrange(store.keys.scheduled(Q), 0, -1)
+    assert decode(raw).attempt == 2
+    assert_nowhere_active(store)
+
+
+def test_failure_out_of_retries_goes_to_dead_letters_with_details(store: RedisStore) -> None:
+    job = t.boom.delay("always")  # retries=2: three attempts in all
+    for _ in range(3):
+        deadline = time.time() + 5
+        while not store.client.llen(store.keys.ready(Q)) and time.time() < deadline:
+            store.promote_due(Q)
+        drain(store)
+    rec = record(store, job.id)
+    assert (rec["status"], rec["reason"], rec["attempts"]) == ("dead", "failed", "3")
+    assert "ValueError: always" in rec["traceback"]
+    assert store.client.zscore(store.keys.dead(Q), job.id) is not None
+    events = [e["event"] for e in store.history(Q, job.id)]
+    assert events == ["enqueued", "retrying", "retrying", "dead-lettered"]
+
+
+def test_unknown_task_is_dead_at_once(store: RedisStore) -> None:
+    payload = Payload(id="u1", task="nowhere.missing", queue=Q)
+    store.enqueue([payload])
+    drain(store)
+    rec = record(store, "u1")
+    assert (rec["status"], rec["reason"]) == ("dead", "unknown-task")
+    assert "nowhere.missing" in rec["error"]
+
+
+def test_undecodable_payload_is_dead_at_once_with_its_raw_bytes(store: RedisStore) -> None:
+    store.client.lpush(store.keys.ready(Q), b"\xffnot json")
+    t.add.delay(1, 1)  # the queue carries on after the poison
+    drain(store)
+    (dead_id,) = store.client.zrange(store.keys.dead(Q), 0, -1)
+    rec = record(store, dead_id.decode())
+    assert rec["reason"] == "undecodable"
+    assert store.client.hget(store.keys.job(Q, dead_id.decode()), "payload") == b"\xffnot json"
+    assert store.client.llen(store.keys.ready(Q)) == 0
+
+
+def test_arguments_that_do_not_fit_are_dead_at_once(store: RedisStore) -> None:
+    store.enqueue([Payload(id="b1", task="tests.sample_tasks.add", queue=Q, args=[1],
+                           retries=5)])
+    drain(store)
+    rec = record(store, "b1")
+    assert (rec["status"], rec["reason"]) == ("dead", "bad-arguments")
+    assert "missing a required argument" in rec["error"]
+
+
+def test_retry_raised_by_the_task_reschedules_without_counting(store: RedisStore) -> None:
+    job = t.again.delay(30)
+    drain(store)
+    (raw,) = store.client.zrange(store.keys.scheduled(Q), 0, -1)
+    assert decode(raw).attempt == 1
+    minute = int(time.time() // 60)
+    assert store.client.get(store.keys.counter(Q, "failed", minute)) is None
+    assert record(store, job.id)["status"] == "scheduled"
+
+
+def test_ack_by_a_worker_that_lost_the_job_is_refused(store: RedisStore) -> None:
+    job = t.add.delay(1, 2)
+    store.register("stale:1:a", [Q], {})
+    (delivery,) = store.fetch(Q, "stale:1:a")
+    # The lease lapses; another worker takes the job back.
+    store.client.zadd(store.keys.leases(Q), {"stale:1:a": 0})
+    crash = CrashInfo("h", 1, None, "lease expired")
+    assert recover_worker(store, Q, "stale:1:a", CRASH, crash=crash, only_if_expired=True) == 1
+    assert store.ack(delivery, {"result": "99"}) is False
+    assert store.dead_letter(delivery, "dead-lettered", {"reason": "x"}) is False
+    assert store.retry(delivery, delivery.payload, 0, True, "retrying", {}) is False  # type: ignore[arg-type]
+    assert record(store, job.id)["status"] == "queued"
+    drain(store, worker_id="fresh:2:b")
+    assert job.result(timeout=1) == 3
+    assert decode(store.client.hget(store.keys.job(Q, job.id), "payload")).crashes == 1
+
+
+def test_recovery_refuses_a_worker_whose_lease_is_alive(store: RedisStore) -> None:
+    t.add.delay(1, 2)
+    store.register("alive:1:a", [Q], {})
+    store.fetch(Q, "alive:1:a")
+    assert recover_worker(store, Q, "alive:1:a", CRASH, only_if_expired=True) == -1
+    assert store.client.llen(store.keys.active(Q, "alive:1:a")) == 1
+
+
+def test_fetch_by_a_worker_without_lease_is_refused(store: RedisStore) -> None:
+    import pytest
+
+    from taskq.errors import LeaseLostError
+
+    t.add.delay(1, 2)
+    with pytest.raises(LeaseLostError):
+        store.fetch(Q, "nolease:1:a")
+    assert store.client.llen(store.keys.ready(Q)) == 1
+
+
+def test_shutdown_requeues_at_the_head_of_ready(store: RedisStore) -> None:
+    first, second = t.add.delay(1, 1), t.add.delay(2, 2)
+    store.register("w:1:a", [Q], {})
+    store.fetch(Q, "w:1:a")
+    assert recover_worker(store, Q, "w:1:a", SHUTDOWN) == 1
+    # The ready list is taken from the right: the head is the last element.
+    ids = [decode(r).id for r in store.client.lrange(store.keys.ready(Q), 0, -1)]
+    assert ids == [second.id, first.id]
+
+
+def test_poison_after_k_crashes(store: RedisStore) -> None:
+    job = t.add.delay(1, 1)
+    crash = CrashInfo("host-a", 4242, "SIGKILL", "killed by SIGKILL")
+    for n in range(store.settings.poison_crashes):
+        worker = f"w:{n}:x"
+        store.register(worker, [Q], {})
+        store.fetch(Q, worker)
+        recover_worker(store, Q, worker, CRASH, crash=crash)
+    rec = record(store, job.id)
+    assert (rec["status"], rec["reason"]) == ("dead", "poison")
+    assert json.loads(rec["last_crash"]) == {"host": "host-a", "pid": 4242,
+                                             "signal": "SIGKILL", "reason": "killed by SIGKILL"}
+
+
+def test_under_load_each_job_costs_about_one_round_trip(store: RedisStore) -> None:
+    t.add.enqueue_many([(i, i) for i in range(200)])
+    store.register("w:1:a", [Q], {})
+    runner = Runner(store, "w:1:a", [Q], stop=threading.Event(), burst=True)
+    with count_round_trips() as trips:
+        runner.run()
+    assert runner.jobs_run == 200
+    assert trips[0] <= 202  # one ack+fetch pipeline per job, plus the first fetch
+
+
+def test_several_queues_are_served_in_the_order_given(store: RedisStore) -> None:
+    low = t.add.enqueue(args=[1, 1], queue="low")
+    high = t.add.enqueue(args=[2, 2], queue="high")
+    runner = drain(store, queues=("high", "low"))
+    assert runner.jobs_run == 2
+    assert float(record(store, high.id, "high")["finished_at"]) <= float(
+        record(store, low.id, "low")["finished_at"])
+
+
+def test_non_json_result_is_kept_as_repr(store: RedisStore) -> None:
+    job = t.returns_set.delay()
+    drain(store)
+    assert job.result(timeout=1)["repr"] == "{1, 2}"
