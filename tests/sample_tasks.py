@@ -35,3 +35,21 @@ def email(to: str) -> str:
 @task
 def returns_set() -> object:
     return {1, 2}
+
+
+@task
+def overlap(key: str) -> int:
+    """Counts how many of these run at the same moment (for --threads tests)."""
+    import os
+    import time
+
+    import redis
+
+    client = redis.Redis.from_url(os.environ["TASKQ_REDIS_URL"])
+    now = client.incr(f"test:{key}:now")
+    script = "if tonumber(redis.call('GET', KEYS[1]) or 0) < tonumber(ARGV[1]) then " \
+             "redis.call('SET', KEYS[1], ARGV[1]) end"
+    client.eval(script, 1, f"test:{key}:peak", now)
+    time.sleep(0.3)
+    client.decr(f"test:{key}:now")
+    return int(now)

@@ -60,3 +60,20 @@ def test_misuse_gives_a_clear_message_and_exit_code(store: RedisStore) -> None:
     assert "must start with redis://" in bad_url.stderr
     bad_queue = run_cli("worker", "-q", "has space", "--burst", url=store.settings.url or "")
     assert bad_queue.returncode == 3 and "queue name" in bad_queue.stderr
+
+
+def test_threads_run_jobs_of_one_child_concurrently(store: RedisStore) -> None:
+    jobs = t.overlap.enqueue_many([("t",)] * 8)
+    done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--threads", "4", "--burst",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert all(j.status() == "done" for j in jobs)
+    assert int(store.client.get("test:t:peak") or 0) >= 2
+
+
+def test_the_main_job_runs_end_to_end(store: RedisStore) -> None:
+    done = run_cli("demo", url=store.settings.url or "", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "add(2, 3) -> 5" in done.stdout
+    assert "dead letter after 2 attempts" in done.stdout
+    assert "exit code 0" in done.stdout

@@ -180,10 +180,16 @@ class Runner:
                             attempt=payload.attempt if payload else None)
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock())
+        tries = 0
         for attempt in _connection_retrying(log, "finish"):
             with attempt:
+                tries += 1
                 applied = self._apply(delivery, outcome, action)
-        self._log_end(log, outcome, action, applied)
+        if tries > 1:
+            # The first try may have landed (its reply lost): a refusal now is not proof of
+            # a lost lease, and a pipelined fetch may have moved a job into our active list.
+            self._check_orphans = self.adopt_orphans
+        self._log_end(log, outcome, action, applied, uncertain=tries > 1)
 
     def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> bool:
         if action.kind == "ack":
@@ -206,9 +212,14 @@ class Runner:
         return self.store.dead_letter(delivery, "dead-lettered",
                                       {**error_fields, "reason": action.reason})
 
-    def _log_end(self, log: Any, outcome: d.Outcome, action: d.Action, applied: bool) -> None:
+    def _log_end(self, log: Any, outcome: d.Outcome, action: d.Action, applied: bool,
+                 uncertain: bool = False) -> None:
         duration = round(outcome.duration, 6)
-        if not applied:
+        if not applied and uncertain:
+            log.warning("write-uncertain", action=action.kind,
+                        detail="Redis dropped the connection during the write; it was either "
+                        "applied before the drop or the job was recovered by another worker")
+        elif not applied:
             log.error("fenced", action=action.kind,
                       detail="this worker no longer holds the job (lease lost); write refused")
         elif action.kind == "ack":
