@@ -1,9 +1,215 @@
-"""Checks on the server taskq is pointed at."""
+"""Checks on the server taskq is pointed at, each with a plain verdict and a fix.
+
+Levels: "ok"; "warn" (works, but slower or riskier than it should be); "problem" (can lose
+jobs or stop taskq from working: `taskq doctor` exits non-zero). The facts come from one
+pipeline (INFO plus a few CONFIG GETs), so the worker can afford the same checks at start.
+CONFIG is often disabled on managed Redis; every fact that needs it degrades to "unknown",
+and INFO (always allowed) carries most of what matters.
+"""
 
 from __future__ import annotations
 
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import redis
+
 from taskq.config import Settings
+from taskq.log import get_logger
+from taskq.scripting import Scripts
+
+OK, WARN, PROBLEM = "ok", "warn", "problem"
+MIN_BLMOVE = (6, 2)
+SLOW_RTT_MS = 5.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the server says about itself. None: it would not say (CONFIG disabled)."""
+
+    info: dict[str, Any]
+    config: dict[str, str | None]
+
+
+CONFIG_NAMES = ("save", "appendfsync", "maxmemory-policy")
+
+
+def gather(client: redis.Redis) -> Facts:
+    """One round trip: INFO and the CONFIG values INFO does not carry."""
+    pipe = client.pipeline(transaction=False)
+    pipe.info()
+    for name in CONFIG_NAMES:
+        pipe.config_get(name)
+    info, *configs = pipe.execute(raise_on_error=False)
+    if isinstance(info, Exception):
+        raise info
+    config: dict[str, str | None] = {}
+    for name, reply in zip(CONFIG_NAMES, configs, strict=True):
+        config[name] = None if isinstance(reply, Exception) else _config_value(reply, name)
+    return Facts(info, config)
+
+
+def _config_value(reply: Any, name: str) -> str | None:
+    if isinstance(reply, dict) and name in reply:
+        value = reply[name]
+        return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+
+def evaluate(facts: Facts) -> list[Check]:
+    """The verdicts that follow from the facts alone (no further round trips)."""
+    return [check_version(facts), check_eviction(facts), check_persistence(facts),
+            check_role(facts), check_cluster(facts)]
+
+
+def check_version(facts: Facts) -> Check:
+    info = facts.info
+    version = str(info.get("redis_version", "?"))
+    name = f"Valkey {info['valkey_version']}" if info.get("valkey_version") else f"Redis {version}"
+    if version_tuple(version) >= MIN_BLMOVE:
+        return Check("server", OK, f"{name} (BLMOVE available)")
+    return Check("server", WARN, f"{name}: older than 6.2, no BLMOVE; taskq falls back to "
+                 "BRPOPLPUSH, which works but is deprecated",
+                 "upgrade to Redis >= 6.2 or Valkey")
+
+
+def check_eviction(facts: Facts) -> Check:
+    policy = facts.info.get("maxmemory_policy") or facts.config.get("maxmemory-policy")
+    if policy is None:
+        return Check("maxmemory-policy", WARN, "unknown (neither INFO nor CONFIG tells)",
+                     "make sure the server's eviction policy is noeviction")
+    if policy == "noeviction":
+        return Check("maxmemory-policy", OK, "noeviction: a full server refuses writes "
+                     "loudly instead of dropping keys")
+    return Check("maxmemory-policy", PROBLEM,
+                 f"{policy}: when memory fills up Redis silently deletes keys, which can be "
+                 "queued jobs or their records",
+                 "CONFIG SET maxmemory-policy noeviction (and put it in redis.conf, or your "
+                 "provider's parameter group), or give taskq a Redis of its own")
+
+
+def check_persistence(facts: Facts) -> Check:
+    aof = str(facts.info.get("aof_enabled", "")) == "1"
+    save, fsync = facts.config.get("save"), facts.config.get("appendfsync")
+    if aof:
+        if fsync == "no":
+            return Check("persistence", WARN, "AOF on with appendfsync no: the OS decides when "
+                         "to write, a crash can lose tens of seconds of jobs",
+                         "CONFIG SET appendfsync everysec")
+        return Check("persistence", OK, f"AOF on (appendfsync {fsync or 'unknown'}): a restart "
+                     "keeps queued jobs; with everysec about a second is at risk")
+    if save is None:
+        return Check("persistence", WARN, "AOF is off and the RDB snapshot settings cannot be "
+                     "read (CONFIG is disabled, as on many managed services)",
+                     "check your provider's persistence settings; taskq wants AOF everysec")
+    if save.strip():
+        return Check("persistence", WARN, f"RDB snapshots only (save {save}): a crash loses "
+                     "every job queued since the last snapshot",
+                     "CONFIG SET appendonly yes (and appendonly yes in redis.conf)")
+    return Check("persistence", PROBLEM, "AOF and RDB are both off: a restart of the server "
+                 "loses every queued job",
+                 "CONFIG SET appendonly yes, and appendonly yes in redis.conf so it stays on")
+
+
+def check_role(facts: Facts) -> Check:
+    role = facts.info.get("role", "master")
+    if role in ("master", "primary"):
+        return Check("role", OK, "primary: accepts writes")
+    return Check("role", PROBLEM, f"{role}: a replica refuses the writes every job needs",
+                 "point taskq at the primary (or the provider's primary endpoint)")
+
+
+def check_cluster(facts: Facts) -> Check:
+    if str(facts.info.get("cluster_enabled", "0")) != "1":
+        return Check("cluster", OK, "standalone")
+    return Check("cluster", WARN, "cluster mode is on: each queue's keys share one hash tag, "
+                 "so every script stays in one slot, but this client talks to one node and "
+                 "follows no MOVED redirects",
+                 "point taskq at a standalone server or a proxy that routes by slot")
+
+
+def check_latency(client: redis.Redis, pings: int = 5) -> Check:
+    samples = []
+    for _ in range(pings):
+        start = time.perf_counter()
+        client.ping()
+        samples.append((time.perf_counter() - start) * 1000)
+    rtt = statistics.median(samples)
+    detail = f"median round trip {rtt:.2f} ms over {pings} PINGs"
+    if rtt < SLOW_RTT_MS:
+        return Check("latency", OK, detail)
+    return Check("latency", WARN, f"{detail}: each job costs about two round trips, so one "
+                 f"worker thread tops out near {1000 / (2 * rtt):.0f} jobs/s",
+                 "run workers closer to Redis, or use more threads/processes")
+
+
+def check_scripts(client: redis.Redis) -> Check:
+    scripts = Scripts()
+    try:
+        client.eval("return 1", 0)
+        loaded = client.script_exists(*scripts.sha.values())
+    except redis.ResponseError as exc:
+        return Check("lua", PROBLEM, f"the server refuses Lua scripts: {exc}",
+                     "taskq needs EVAL/EVALSHA; allow scripting for taskq's user (ACL +@scripting)")
+    count = sum(bool(x) for x in loaded)
+    note = "" if count == len(loaded) else "; the rest load on first use"
+    return Check("lua", OK, f"scripting works; {count} of {len(loaded)} taskq scripts "
+                 f"loaded{note}")
+
+
+def run_doctor(settings: Settings, client: redis.Redis) -> list[Check]:
+    """Every check, for `taskq doctor`. An unreachable server is itself the finding."""
+    try:
+        facts = gather(client)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return [Check("server", PROBLEM, f"cannot reach {settings.safe_url}: {exc}",
+                      "start the server, or fix --url / TASKQ_REDIS_URL")]
+    except redis.AuthenticationError as exc:
+        return [Check("server", PROBLEM, f"{settings.safe_url} refused the login: {exc}",
+                      "check the user name and password in the URL")]
+    except redis.ResponseError as exc:
+        return [Check("server", PROBLEM, f"{settings.safe_url} refused INFO: {exc}",
+                      "taskq's user needs INFO (ACL +info)")]
+    return [*evaluate(facts), check_latency(client), check_scripts(client)]
+
+
+def problems(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.level == PROBLEM]
 
 
 def warn_at_start(settings: Settings) -> None:
-    """Log a warning for each problem that can lose jobs (filled in by the doctor)."""
+    """Log a warning for each problem the doctor would report. One round trip, and it never
+    stops a worker from starting: any error here is logged and ignored."""
+    from taskq.connection import connect
+
+    log = get_logger()
+    try:
+        client = connect(settings)
+        try:
+            checks = evaluate(gather(client))
+        finally:
+            client.close()
+    except Exception as exc:  # a check must never be the reason a worker does not start
+        log.warning("doctor-skipped", error=str(exc), url=settings.safe_url)
+        return
+    for check in checks:
+        if check.level != OK:
+            log.warning("doctor-" + check.level, check=check.name, detail=check.detail,
+                        fix=check.fix, url=settings.safe_url)

@@ -16,6 +16,7 @@ from redis.exceptions import NoScriptError
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
+    "import_dead",
 )
 
 
@@ -48,9 +49,10 @@ class Scripts:
             pipe.script_load(source)
         pipe.execute()
 
-    def run_pipeline(self, client: Redis, pipe: Any) -> list[Any]:
+    def run_pipeline(self, client: Redis, pipe: Any, raise_on_error: bool = True) -> list[Any]:
         """Execute a non-transactional pipeline; on NOSCRIPT load every script and rerun
-        only the commands that failed with it (they did not run)."""
+        only the commands that failed with it (they did not run). With `raise_on_error`
+        False, errors are returned in place, so the replies of the others are not lost."""
         commands = list(pipe.command_stack)
         results = pipe.execute(raise_on_error=False)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
@@ -63,6 +65,6 @@ class Scripts:
             for i, result in zip(missing, retry.execute(raise_on_error=False), strict=True):
                 results[i] = result
         for result in results:
-            if isinstance(result, Exception):
+            if isinstance(result, Exception) and raise_on_error:
                 raise result
         return results

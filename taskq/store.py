@@ -98,7 +98,9 @@ class Release:
 
 class RedisStore:
     def __init__(self, client: Redis, settings: Settings, allow_pickle: bool = False) -> None:
-        self.client = client
+        # Typed loosely: redis-py's reply unions (bytes | str | ...) say nothing useful here,
+        # since every client taskq builds returns bytes.
+        self.client: Any = client
         self.settings = settings
         self.keys = Keys(settings.prefix)
         self.scripts = Scripts()
@@ -149,6 +151,8 @@ class RedisStore:
         for q in queues:
             pipe.zadd(self.keys.leases(q), {worker_id: expiry})
         pipe.zadd(self.keys.workers(), {worker_id: expiry})
+        # A served queue is a known queue (admin tools list it) even before any enqueue.
+        pipe.sadd(self.keys.queues(), *queues)
         if info:
             pipe.hset(self.keys.worker_info(worker_id),
                       mapping={key: field_value(value) for key, value in info.items()})
@@ -235,7 +239,14 @@ class RedisStore:
         pipe = self.client.pipeline(transaction=False)
         self._ack_call(pipe, d, fields)
         self._fetch_call(pipe, d.queue, d.worker_id, n)
-        acked, raws = self.scripts.run_pipeline(self.client, pipe)
+        acked, raws = self.scripts.run_pipeline(self.client, pipe, raise_on_error=False)
+        if isinstance(acked, Exception):
+            raise acked
+        if isinstance(raws, redis.ResponseError) and str(raws).startswith("LEASELOST"):
+            # The ack's own reply must not be lost with the fetch's: the caller reports it.
+            raise LeaseLostError(str(raws), acked=bool(acked))
+        if isinstance(raws, Exception):
+            raise raws
         return bool(acked), [self.delivery(d.queue, d.worker_id, raw) for raw in raws]
 
     @translate_errors

@@ -1,9 +1,140 @@
-"""Admin commands added to the `taskq` group."""
+"""Admin commands added to the `taskq` group: stats, job, workers, queues, doctor, dead."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import click
+
+from taskq.admin import inspect, render
+from taskq.admin.dead_commands import dead
+from taskq.admin.options import echo_json, json_option, open_store, prefix_option, url_option
+
+EXIT_PROBLEM = 1  # same meaning as taskq.cli.EXIT_PROBLEM
 
 
 def register(group: click.Group) -> None:
     """Attach the admin commands to the main group."""
+    for command in (stats, job, workers, queues, doctor, dead):
+        group.add_command(command)
+
+
+@click.command()
+@click.option("-q", "--queue", "queues", multiple=True, help="Only this queue (repeatable).")
+@json_option
+@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
+              help="Seconds between refreshes with --watch.")
+@url_option
+@prefix_option
+def stats(queues: tuple[str, ...], as_json: bool, watch: bool, interval: float,
+          url: str | None, prefix: str | None) -> None:
+    """Per queue: ready, scheduled, active, dead, alive workers, done and failed in the last
+    minute, and how long the oldest ready job has waited."""
+    with open_store(url, prefix) as store:
+        while True:
+            now = time.time()
+            rows = inspect.queue_stats(store, inspect.queue_names(store, queues), now)
+            _show_stats(rows, now, as_json, watch, store.settings.safe_url)
+            if not watch:
+                return
+            try:
+                time.sleep(interval)  # paces the display only
+            except KeyboardInterrupt:
+                return
+
+
+def _show_stats(rows: list[inspect.QueueStats], now: float, as_json: bool, watch: bool,
+                where: str) -> None:
+    if as_json:
+        data = {"at": round(now, 3), "queues": [r.as_dict() for r in rows]}
+        # Watching, one JSON object per line (a stream an autoscaler can follow).
+        if watch:
+            click.echo(json.dumps(data))
+        else:
+            echo_json(data)
+        return
+    if watch:
+        click.clear()
+        click.echo(f"taskq stats  {where}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
+    click.echo(render.stats_table(rows) if rows else "no queues yet")
+
+
+@click.command()
+@click.argument("job_id")
+@click.option("-q", "--queue", "queues", multiple=True, help="Look only in this queue.")
+@json_option
+@url_option
+@prefix_option
+def job(job_id: str, queues: tuple[str, ...], as_json: bool, url: str | None,
+        prefix: str | None) -> None:
+    """A job's full story: status, payload, result or error, and history."""
+    with open_store(url, prefix) as store:
+        story = inspect.job_story(store, job_id, queues)
+    if as_json:
+        echo_json(story.as_dict())
+    else:
+        click.echo(render.story(story))
+
+
+@click.command()
+@click.option("--all", "include_expired", is_flag=True,
+              help="Also workers whose lease expired (presumed dead, not yet cleaned up).")
+@json_option
+@url_option
+@prefix_option
+def workers(include_expired: bool, as_json: bool, url: str | None, prefix: str | None) -> None:
+    """Workers alive now: host, pid, queues, current jobs and lease."""
+    with open_store(url, prefix) as store:
+        views = inspect.workers(store, include_expired)
+    if as_json:
+        echo_json([w.as_dict() for w in views])
+    elif views:
+        click.echo(render.workers_table(views))
+    else:
+        click.echo("no workers alive")
+
+
+@click.command()
+@json_option
+@url_option
+@prefix_option
+def queues(as_json: bool, url: str | None, prefix: str | None) -> None:
+    """Every queue taskq has seen, with its sizes."""
+    with open_store(url, prefix) as store:
+        rows = inspect.queue_stats(store, inspect.queue_names(store))
+    if as_json:
+        echo_json([{k: getattr(r, k) for k in ("queue", "ready", "scheduled", "active", "dead")}
+                   for r in rows])
+    elif rows:
+        click.echo(render.table(("queue", "ready", "scheduled", "active", "dead"),
+                                [(r.queue, r.ready, r.scheduled, r.active, r.dead)
+                                 for r in rows]))
+    else:
+        click.echo("no queues yet")
+
+
+@click.command()
+@json_option
+@url_option
+@prefix_option
+def doctor(as_json: bool, url: str | None, prefix: str | None) -> None:
+    """Check the Redis server taskq points at; exits 1 on a problem that can lose jobs."""
+    from taskq.doctor import problems, run_doctor
+
+    with open_store(url, prefix) as store:
+        checks = run_doctor(store.settings, store.client)
+    if as_json:
+        echo_json({"url": store.settings.safe_url, "checks": [c.as_dict() for c in checks]})
+    else:
+        click.echo(f"taskq doctor: {store.settings.safe_url}")
+        for c in checks:
+            click.echo(f"  [{c.level.upper():<7}] {c.name}: {c.detail}")
+            if c.fix and c.level != "ok":
+                click.echo(f"            fix: {c.fix}")
+        found = problems(checks)
+        click.echo(f"{len(found)} problem{'s' if len(found) != 1 else ''} that can lose jobs"
+                   if found else "no problems that can lose jobs")
+    if problems(checks):
+        raise SystemExit(EXIT_PROBLEM)

@@ -7,6 +7,7 @@ pipeline; BLMOVE is used only when the queue ran dry.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import traceback
@@ -16,7 +17,13 @@ from typing import Any, Protocol
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
-from taskq.errors import BadArgumentsError, Retry, StoreConnectionError, UnknownTaskError
+from taskq.errors import (
+    BadArgumentsError,
+    LeaseLostError,
+    Retry,
+    StoreConnectionError,
+    UnknownTaskError,
+)
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
 from taskq.task import get_task
@@ -44,15 +51,19 @@ class NoSlot:
         pass
 
 
-def _connection_retrying(log: Any, what: str) -> Retrying:
-    """Retry Redis trouble forever with capped exponential backoff, logging every attempt."""
+def _connection_retrying(log: Any, what: str, give_up: Event | None = None) -> Retrying:
+    """Retry Redis trouble with capped exponential backoff, logging every attempt; forever,
+    or until `give_up` is set."""
     def before_sleep(state: Any) -> None:
         log.warning("redis-unavailable", during=what, attempt=state.attempt_number,
                     error=str(state.outcome.exception()))
 
+    def should_stop(state: Any) -> bool:
+        return give_up is not None and give_up.is_set()
+
     return Retrying(retry=retry_if_exception_type(StoreConnectionError),
                     wait=wait_exponential(multiplier=0.1, max=5), before_sleep=before_sleep,
-                    reraise=True)
+                    stop=should_stop, reraise=True)
 
 
 class Runner:
@@ -77,6 +88,7 @@ class Runner:
         self._buffer: deque[Delivery] = deque()
         self._check_orphans = False
         self._dry = False  # last non-blocking fetch found nothing: go straight to blocking
+        self._lease_lost: LeaseLostError | None = None  # seen while ending a job
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -97,6 +109,8 @@ class Runner:
         outcome = self.execute(delivery)
         self.finish(delivery, outcome)
         self.jobs_run += 1
+        if self._lease_lost is not None:
+            raise self._lease_lost
         return True
 
     # --- fetching ------------------------------------------------------------------------
@@ -107,9 +121,11 @@ class Runner:
             # A BLMOVE whose reply was lost may have moved a job into our active list.
             self._check_orphans = self.adopt_orphans
             self.log.warning("redis-unavailable", during="fetch", error=str(exc))
-            for attempt in _connection_retrying(self.log, "fetch"):
-                with attempt:
-                    self.store.ping()
+            # Waiting for Redis to come back; a stopping worker gives up instead.
+            with contextlib.suppress(StoreConnectionError):
+                for attempt in _connection_retrying(self.log, "fetch", give_up=self.stop):
+                    with attempt:
+                        self.store.ping()
             return None
 
     def next_delivery(self, block: bool) -> Delivery | None:
@@ -196,7 +212,13 @@ class Runner:
             fields = {"result": _result_json(outcome.result), "finished_at": self.clock(),
                       "worker": self.worker_id, "duration": round(outcome.duration, 6)}
             if len(self.queues) == 1 and not self.stop.is_set() and not self._buffer:
-                acked, more = self.store.ack_and_fetch(delivery, fields, 1)
+                try:
+                    acked, more = self.store.ack_and_fetch(delivery, fields, 1)
+                except LeaseLostError as exc:
+                    if exc.acked is None:
+                        raise
+                    self._lease_lost = exc  # log how the ack went first, then stop
+                    return exc.acked
                 self._buffer.extend(more)
                 self._dry = not more
                 return acked

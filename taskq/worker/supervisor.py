@@ -45,6 +45,7 @@ class Child:
     worker_id: str
     slots: SharedSlots
     kill_reason: str | None = None  # "timeout" or "shutdown" when we killed it
+    started: float = field(default_factory=time.monotonic)
     timed_out: list[str] = field(default_factory=list)
 
 
@@ -57,6 +58,8 @@ class Supervisor:
         self.ctx = multiprocessing.get_context("fork")
         self.stop = self.ctx.Event()
         self.children: dict[int, Child] = {}
+        self.pending: dict[int, float] = {}  # child index -> monotonic time to restart it
+        self.quick_deaths: dict[int, int] = {}
         self.signals_seen = 0
         self.shutdown_deadline: float | None = None
         self.next_promote = {q: 0.0 for q in spec.queues}
@@ -79,7 +82,7 @@ class Supervisor:
             self.maintain(force=True)
             for index in range(self.processes):
                 self._start_child(index)
-            while self.children:
+            while self.children or self.pending:
                 self._wait(wake_r)
                 self._tick()
         finally:
@@ -113,6 +116,7 @@ class Supervisor:
             self._kill_all("shutdown")
         self._check_timeouts()
         self._reap()
+        self._start_pending()
         if not self.stop.is_set():
             self.maintain()
 
@@ -124,6 +128,7 @@ class Supervisor:
             target=child_main, name=f"taskq-child-{index}",
             args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
         process.start()
+        assert process.pid is not None
         worker_id = make_worker_id(process.pid, token)
         self.children[index] = Child(index, process, worker_id, slots)
 
@@ -156,6 +161,24 @@ class Supervisor:
             if self.spec.burst and child.kill_reason == "timeout":
                 restart = True  # the burst is not over just because one job hung
             if restart:
+                self._schedule_restart(index, child, code)
+
+    def _schedule_restart(self, index: int, child: Child, code: int | None) -> None:
+        """Restart at once, unless the child keeps dying young (Redis down at start, a
+        broken import): then back off, up to 10 s, instead of spinning."""
+        died_young = code != EXIT_OK and time.monotonic() - child.started < 2.0
+        self.quick_deaths[index] = self.quick_deaths.get(index, 0) + 1 if died_young else 0
+        delay = min(10.0, 0.25 * 2 ** self.quick_deaths[index]) if died_young else 0.0
+        self.pending[index] = time.monotonic() + delay
+
+    def _start_pending(self) -> None:
+        if self.stop.is_set():
+            self.pending.clear()
+            return
+        now = time.monotonic()
+        for index, when in list(self.pending.items()):
+            if now >= when:
+                del self.pending[index]
                 self._start_child(index)
 
     def _recover_child(self, child: Child, code: int | None) -> None:
@@ -169,6 +192,7 @@ class Supervisor:
         elif code == EXIT_LEASE_LOST:
             self.log.warning("worker-child-replaced", worker=child.worker_id,
                              reason="lease lost")
+        recovered = True
         for queue in self.spec.queues:
             try:
                 moved = recover_worker(self.store, queue, child.worker_id, mode, crash=crash,
@@ -176,11 +200,20 @@ class Supervisor:
             except StoreError as exc:
                 # The lease will expire and another worker (or this one) recovers the jobs.
                 self.log.warning("recover-failed", worker=child.worker_id, error=str(exc))
+                recovered = False
                 continue
             if moved:
                 self.log.warning("jobs-recovered", queue=queue, count=moved,
                                  worker=child.worker_id, mode=mode,
                                  reason=child.kill_reason or (crash.reason if crash else ""))
+        if recovered:  # a killed child cannot unregister itself; keep no trace of it
+            self._forget(child.worker_id)
+
+    def _forget(self, worker_id: str) -> None:
+        try:
+            self.store.unregister(worker_id, ())
+        except StoreError as exc:
+            self.log.warning("worker-unregister-failed", worker=worker_id, error=str(exc))
 
     # --- scheduled jobs and dead workers -------------------------------------------------
     def maintain(self, force: bool = False) -> None:
@@ -210,3 +243,5 @@ class Supervisor:
                 if moved > 0:
                     self.log.warning("jobs-recovered", queue=queue, count=moved,
                                      worker=worker_id, reason="lease expired")
+                if moved >= 0:  # presumed dead: its registry entry would stay forever
+                    self._forget(worker_id)

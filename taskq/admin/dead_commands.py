@@ -1,0 +1,223 @@
+"""`taskq dead ...`: list, show, requeue, purge, export and import dead letters.
+
+The same commands run as `scripts/deadletters ...`. Bulk moves go one job at a time, each in
+one script, so an interrupted command leaves every job either moved or still dead.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import IO, Any
+
+import click
+
+from taskq.admin import render
+from taskq.admin.deadletters import DeadJob, DeadLetters, Filters, Throttle, parse_export
+from taskq.admin.inspect import job_story
+from taskq.admin.options import (
+    Rate,
+    echo_json,
+    filter_options,
+    json_option,
+    on_terminal,
+    open_store,
+    prefix_option,
+    url_option,
+)
+
+PROGRESS_FROM = 6  # a progress bar for more than a handful of jobs
+LIST_LIMIT = 100
+
+
+@click.group("dead")
+def dead() -> None:
+    """Dead letters: jobs that ran out of retries or can never run. Inspect, requeue, purge,
+    export and import them."""
+
+
+@dead.command("list")
+@filter_options(limit_default=LIST_LIMIT)
+@json_option
+@url_option
+@prefix_option
+def list_(filters: Filters, as_json: bool, url: str | None, prefix: str | None) -> None:
+    """Dead jobs, newest first: id, task, queue, error, attempts, when it died."""
+    with open_store(url, prefix) as store:
+        # One more than asked, to tell the reader whether more match.
+        probe = replace(filters, limit=filters.limit + 1 if filters.limit else None)
+        jobs = list(DeadLetters(store).select(probe))
+    more = filters.limit is not None and len(jobs) > filters.limit
+    jobs = jobs[: filters.limit] if filters.limit else jobs
+    if as_json:
+        echo_json([j.as_dict() for j in jobs])
+        return
+    if not jobs:
+        click.echo("no dead jobs match")
+        return
+    click.echo(render.dead_table(jobs))
+    footer = f"{len(jobs)} dead job{'s' if len(jobs) != 1 else ''}"
+    click.echo(footer + (" shown; more match (raise --limit, 0 for all)" if more else ""))
+
+
+@dead.command()
+@click.argument("job_id")
+@click.option("-q", "--queue", "queues", multiple=True, help="Look only in this queue.")
+@json_option
+@url_option
+@prefix_option
+def show(job_id: str, queues: tuple[str, ...], as_json: bool, url: str | None,
+         prefix: str | None) -> None:
+    """One dead job: payload, arguments, traceback and its history."""
+    with open_store(url, prefix) as store:
+        (job,) = DeadLetters(store).by_ids([job_id], queues)
+        story = job_story(store, job_id, (job.queue,))
+    if as_json:
+        echo_json(story.as_dict())
+    else:
+        click.echo(render.story(story))
+
+
+def _selection(store: Any, ids: Sequence[str], filters: Filters, all_: bool) -> list[DeadJob]:
+    if ids and (filters.task or filters.error or filters.since_ms or filters.before_ms):
+        raise click.UsageError("give job IDs or filters, not both (--queue may narrow IDs)")
+    if not ids and not filters.narrows and not all_:
+        raise click.UsageError("say which dead jobs: IDs, filters (--queue, --task, --error, "
+                               "--since, --before, --limit), or --all")
+    letters = DeadLetters(store)
+    return letters.by_ids(ids, filters.queues) if ids else list(letters.select(filters))
+
+
+def _run_moves(jobs: list[DeadJob], move: Callable[[DeadJob], str], rate: float | None,
+               label: str) -> dict[str, int]:
+    """Apply `move` to each job, throttled, with a progress bar on a terminal."""
+    throttle = Throttle(rate)
+    counts: dict[str, int] = {}
+    show_bar = on_terminal() and len(jobs) >= PROGRESS_FROM
+    sink = sys.stderr if show_bar else io.StringIO()  # off a terminal: no bar at all
+    with click.progressbar(jobs, label=label, file=sink, show_pos=True) as bar:
+        for job in bar:
+            throttle.wait()
+            outcome = move(job)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome.startswith("skipped"):
+                click.echo(f"{job.id}: {outcome}", err=True)
+    return counts
+
+
+def _summary(verb: str, counts: dict[str, int]) -> str:
+    done = counts.get(verb, 0)
+    gone = counts.get("gone", 0)
+    skipped = sum(n for k, n in counts.items() if k.startswith("skipped"))
+    parts = [f"{verb} {done} job{'s' if done != 1 else ''}"]
+    if gone:
+        parts.append(f"{gone} no longer dead (moved by someone else)")
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    return "; ".join(parts)
+
+
+@dead.command()
+@click.argument("ids", nargs=-1)
+@filter_options(limit_default=None)
+@click.option("--all", "all_", is_flag=True, help="Every dead job (of --queue, if given).")
+@click.option("--dry-run", is_flag=True, help="List what would move; change nothing.")
+@click.option("--rate", type=Rate(), default=None, help="Throttle, e.g. 50/s (default: no limit).")
+@url_option
+@prefix_option
+def requeue(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool,
+            rate: float | None, url: str | None, prefix: str | None) -> None:
+    """Put dead jobs back on their ready lists: attempts reset, id kept, history noted."""
+    with open_store(url, prefix) as store:
+        jobs = _selection(store, ids, filters, all_)
+        if dry_run:
+            _dry_run(jobs, "requeue")
+            return
+        letters = DeadLetters(store)
+        counts = _run_moves(jobs, letters.requeue, rate, "requeueing")
+    click.echo(_summary("requeued", counts))
+
+
+def _dry_run(jobs: list[DeadJob], verb: str) -> None:
+    if jobs:
+        click.echo(render.dead_table(jobs))
+    click.echo(f"dry run: would {verb} {len(jobs)} job{'s' if len(jobs) != 1 else ''}; "
+               "nothing changed")
+
+
+@dead.command()
+@click.argument("ids", nargs=-1)
+@filter_options(limit_default=None)
+@click.option("--all", "all_", is_flag=True, help="Every dead job (of --queue, if given).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@url_option
+@prefix_option
+def purge(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool, yes: bool,
+          url: str | None, prefix: str | None) -> None:
+    """Delete dead jobs and everything kept about them, for good."""
+    with open_store(url, prefix) as store:
+        jobs = _selection(store, ids, filters, all_)
+        if dry_run:
+            _dry_run(jobs, "purge")
+            return
+        if not jobs:
+            click.echo("no dead jobs match; nothing to purge")
+            return
+        if not yes:
+            click.echo(render.dead_table(jobs[:20]))
+            if len(jobs) > 20:
+                click.echo(f"... and {len(jobs) - 20} more")
+            click.confirm(f"Delete these {len(jobs)} dead jobs and their history for good? "
+                          "(export them first to keep a copy)", abort=True, err=True)
+        letters = DeadLetters(store)
+        counts = _run_moves(jobs, lambda j: "purged" if letters.purge(j) else "gone",
+                            None, "purging")
+    click.echo(_summary("purged", counts))
+
+
+@dead.command("export")
+@click.argument("ids", nargs=-1)
+@filter_options(limit_default=None)
+@click.option("--all", "all_", is_flag=True, help="Every dead job (of --queue, if given).")
+@click.option("-o", "--output", type=click.File("w"), default="-",
+              help="File to write JSON lines to (default: stdout).")
+@url_option
+@prefix_option
+def export(ids: tuple[str, ...], filters: Filters, all_: bool, output: IO[str],
+           url: str | None, prefix: str | None) -> None:
+    """Write dead jobs as JSON lines (record, payload, history); they stay dead here."""
+    with open_store(url, prefix) as store:
+        jobs = _selection(store, ids, filters, all_)
+        letters = DeadLetters(store)
+        for job in jobs:
+            output.write(json.dumps(letters.export_record(job)) + "\n")
+    output.flush()
+    click.echo(f"exported {len(jobs)} job{'s' if len(jobs) != 1 else ''}", err=True)
+
+
+@dead.command("import")
+@click.argument("source", type=click.File("r"), default="-")
+@click.option("--dry-run", is_flag=True, help="Check the file and count; write nothing.")
+@url_option
+@prefix_option
+def import_(source: IO[str], dry_run: bool, url: str | None, prefix: str | None) -> None:
+    """Read JSON lines from `taskq dead export` (file or stdin) back in as dead jobs. A job
+    whose id is pending or dead here already is left alone."""
+    plans = parse_export(source)
+    if dry_run:
+        click.echo(f"dry run: {len(plans)} valid records; nothing written")
+        return
+    started = time.monotonic()
+    with open_store(url, prefix) as store:
+        letters = DeadLetters(store)
+        outcomes = [letters.import_one(plan) for plan in plans]
+    imported = outcomes.count("imported")
+    for plan, outcome in zip(plans, outcomes, strict=True):
+        if outcome != "imported":
+            click.echo(f"{plan.id}: not imported, a job with this id is {outcome[8:]}", err=True)
+    click.echo(f"imported {imported} of {len(plans)} jobs in {time.monotonic() - started:.1f}s")

@@ -1,0 +1,214 @@
+"""Read-only views for operators: per-queue stats, workers, one job's story.
+
+Each view costs a fixed number of round trips (pipelines), whatever the number of queues,
+so `taskq stats --watch` and an autoscaler polling `taskq stats --json` stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from taskq.errors import DecodeError, JobNotFoundError
+from taskq.job import decode, peek_id
+from taskq.keys import check_queue_name
+from taskq.store import RedisStore, translate_errors
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The signals an autoscaler needs for one queue."""
+
+    queue: str
+    ready: int
+    scheduled: int
+    active: int
+    dead: int
+    workers: int  # workers holding a live lease on this queue
+    done_last_minute: int
+    failed_last_minute: int
+    oldest_ready_age: float | None  # seconds the next job to run has been waiting
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    id: str
+    alive: bool
+    host: str
+    pid: str
+    queues: list[str]
+    started_at: float | None
+    lease_expires_in: float  # seconds; negative when the lease has expired
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # id, queue, running_for
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobStory:
+    id: str
+    queue: str
+    record: dict[str, str]
+    history: list[dict[str, Any]]
+    payload: dict[str, Any] | None
+    payload_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sliding_count(current: int, previous: int, now: float) -> int:
+    """Jobs in the last 60 s from per-minute buckets: all of this minute's count plus the part
+    of the previous minute's that still falls inside the window (assumed spread evenly)."""
+    into_minute = (now % 60) / 60
+    return round(current + previous * (1 - into_minute))
+
+
+@translate_errors
+def queue_names(store: RedisStore, only: tuple[str, ...] = ()) -> list[str]:
+    if only:
+        return [check_queue_name(q) for q in only]
+    return sorted(q.decode() for q in store.client.smembers(store.keys.queues()))
+
+
+@translate_errors
+def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
+                ) -> list[QueueStats]:
+    """Two round trips: the counts, then the history of each queue's oldest ready job."""
+    now = time.time() if now is None else now
+    k, minute, now_ms = store.keys, int(now // 60), int(now * 1000)
+    pipe = store.client.pipeline(transaction=False)
+    for q in queues:
+        pipe.llen(k.ready(q))
+        pipe.zcard(k.scheduled(q))
+        pipe.hlen(k.running(q))
+        pipe.zcard(k.dead(q))
+        pipe.zcount(k.leases(q), now_ms, "+inf")
+        pipe.mget([k.counter(q, outcome, m) for outcome in ("done", "failed")
+                   for m in (minute, minute - 1)])
+        pipe.lindex(k.ready(q), -1)
+    replies = pipe.execute()
+    rows = [replies[i:i + 7] for i in range(0, len(replies), 7)]
+    waiting = _ready_since(store, queues, [row[6] for row in rows])
+    out = []
+    for q, row, since in zip(queues, rows, waiting, strict=True):
+        done_now, done_before, failed_now, failed_before = (int(c or 0) for c in row[5])
+        out.append(QueueStats(
+            q, int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]),
+            sliding_count(done_now, done_before, now),
+            sliding_count(failed_now, failed_before, now),
+            None if since is None else max(0.0, round(now - since, 3))))
+    return out
+
+
+def _ready_since(store: RedisStore, queues: list[str], oldest: list[bytes | None]
+                 ) -> list[float | None]:
+    """When each queue's oldest ready job became ready: its last history entry says (enqueued,
+    due after a retry, requeued); the payload's enqueue time is the fallback."""
+    pipe = store.client.pipeline(transaction=False)
+    ids = [peek_id(raw) if raw else None for raw in oldest]
+    for q, job_id in zip(queues, ids, strict=True):
+        pipe.lindex(store.keys.history(q, job_id or "-"), -1)
+    out: list[float | None] = []
+    for raw, last in zip(oldest, pipe.execute(), strict=True):
+        if raw is None:
+            out.append(None)
+            continue
+        try:
+            entry = json.loads(last) if last else {}
+            out.append(float(entry.get("due") or entry.get("eta") or entry["at"]))
+        except (ValueError, KeyError, TypeError):
+            out.append(_enqueued_at(raw))
+    return out
+
+
+def _enqueued_at(raw: bytes) -> float | None:
+    try:
+        return float(json.loads(raw)["enqueued_at"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+@translate_errors
+def workers(store: RedisStore, include_expired: bool = False, now: float | None = None
+            ) -> list[WorkerView]:
+    """Registered workers with their current jobs (three round trips)."""
+    now = time.time() if now is None else now
+    client, k = store.client, store.keys
+    entries = [(m.decode(), s / 1000) for m, s in client.zrange(k.workers(), 0, -1,
+                                                                withscores=True)]
+    pipe = client.pipeline(transaction=False)
+    for worker_id, _ in entries:
+        pipe.hgetall(k.worker_info(worker_id))
+    infos = [{a.decode(): b.decode(errors="replace") for a, b in info.items()}
+             for info in pipe.execute()]
+    held = _running_by_worker(store, queue_names(store), now)
+    out = []
+    for (worker_id, expiry), info in zip(entries, infos, strict=True):
+        alive = expiry > now
+        if not alive and not include_expired:
+            continue
+        out.append(WorkerView(
+            worker_id, alive, info.get("host", "?"), info.get("pid", "?"),
+            _json_list(info.get("queues")),
+            float(info["started_at"]) if info.get("started_at") else None,
+            round(expiry - now, 3), held.get(worker_id, [])))
+    return out
+
+
+def _running_by_worker(store: RedisStore, queues: list[str], now: float
+                       ) -> dict[str, list[dict[str, Any]]]:
+    pipe = store.client.pipeline(transaction=False)
+    for q in queues:
+        pipe.hgetall(store.keys.running(q))
+    held: dict[str, list[dict[str, Any]]] = {}
+    for q, running in zip(queues, pipe.execute(), strict=True):
+        for job_id, mark in running.items():
+            worker_id, _, started = mark.decode().partition("|")
+            held.setdefault(worker_id, []).append({
+                "id": job_id.decode(), "queue": q,
+                "running_for": round(now - int(started or 0) / 1000, 3)})
+    return held
+
+
+def _json_list(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return [text or ""]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+@translate_errors
+def find_queue(store: RedisStore, job_id: str, queues: list[str]) -> str:
+    """The queue that keeps a record of this job id."""
+    pipe = store.client.pipeline(transaction=False)
+    for q in queues:
+        pipe.exists(store.keys.job(q, job_id))
+    for q, exists in zip(queues, pipe.execute(), strict=True):
+        if exists:
+            return q
+    raise JobNotFoundError(
+        f"no job {job_id} in queues {', '.join(queues) or '(none yet)'}: wrong id, or it "
+        f"finished more than the result TTL ago and its record expired")
+
+
+def job_story(store: RedisStore, job_id: str, queues: tuple[str, ...] = ()) -> JobStory:
+    """Everything kept about one job: record, decoded payload and history."""
+    queue = find_queue(store, job_id, queue_names(store, queues))
+    record = store.job_record(queue, job_id)
+    history = store.history(queue, job_id)
+    raw = record.get("payload", "")
+    payload: dict[str, Any] | None = None
+    error = None
+    try:
+        payload = asdict(decode(raw.encode()))
+    except DecodeError as exc:
+        error = str(exc)
+    return JobStory(job_id, queue, record, history, payload, error)
