@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
-from taskq.keys import Keys, check_queue_name
 from taskq.errors import ConfigurationError
+from taskq.keys import Keys, check_queue_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def test_no_module_but_keys_py_spells_a_key() -> None:
     assert offenders == []
 
 
-def test_lua_scripts_get_keys_only_through_KEYS() -> None:  # noqa: N802
+def test_lua_scripts_get_keys_only_through_KEYS() -> None:
     for path in (ROOT / "taskq" / "lua").glob("*.lua"):
         code = "\n".join(line for line in path.read_text().splitlines()
                          if not line.lstrip().startswith("--"))

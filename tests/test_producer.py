@@ -134,11 +134,11 @@ def test_job_history_records_enqueue_and_outcome(store: RedisStore) -> None:
 
 
 def test_an_unreachable_server_raises_a_taskq_error(store: RedisStore) -> None:
-    from taskq.config import Settings
-    from taskq.errors import StoreConnectionError
-
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    from taskq.config import Settings
+    from taskq.errors import StoreConnectionError
 
     client = redis.Redis(port=1, retry=Retry(NoBackoff(), 0))
     dead = RedisStore(client, Settings(url="redis://127.0.0.1:1/0"))
