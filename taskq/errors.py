@@ -74,4 +74,11 @@ class StoreConnectionError(StoreError):
 
 
 class LeaseLostError(StoreError):
-    """This worker's lease was taken over; it must stop and let its jobs be recovered."""
+    """This worker's lease was taken over; it must stop and let its jobs be recovered.
+
+    `acked` is set when the lease loss was reported by a fetch that rode along with an ack:
+    whether that ack went through (True) or was fenced (False)."""
+
+    def __init__(self, message: str, acked: bool | None = None) -> None:
+        super().__init__(message)
+        self.acked = acked

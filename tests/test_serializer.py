@@ -1,4 +1,4 @@
-"""Serializer and payload: JSON round trips, refusal names the argument, decode errors keep bytes."""
+"""Serializer and payload: JSON round trips; refusals name the argument; bad bytes are kept."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from taskq.errors import (
-    BadArgumentsError,
     LeaseLostError,
     Retry,
     StoreConnectionError,
@@ -164,11 +163,13 @@ class Runner:
             return d.Outcome(d.UNDECODABLE, error_type="DecodeError", error=str(delivery.error))
         try:
             task = get_task(payload.task)
-            task.check_arguments(payload.args, payload.kwargs)
+            # Only the signature: a payload that decoded from JSON is JSON already.
+            task.signature.bind(*payload.args, **payload.kwargs)
         except UnknownTaskError as exc:
             return d.Outcome(d.UNKNOWN_TASK, error_type="UnknownTaskError", error=str(exc))
-        except (BadArgumentsError, Exception) as exc:  # includes serializer complaints
-            return d.Outcome(d.BAD_ARGUMENTS, error_type=type(exc).__name__, error=str(exc))
+        except TypeError as exc:
+            return d.Outcome(d.BAD_ARGUMENTS, error_type="BadArgumentsError",
+                             error=f"{payload.task}{task.signature}: {exc}")
         log = self.log.bind(job_id=payload.id, task=payload.task, queue=payload.queue,
                             attempt=payload.attempt)
         log.info("job-started")

@@ -64,6 +64,7 @@ class Supervisor:
         self.shutdown_deadline: float | None = None
         self.next_promote = {q: 0.0 for q in spec.queues}
         self.next_lease_scan = 0.0
+        self.maintain_after = 0.0  # after Redis trouble: no retry before this time
         self.log = get_logger(supervisor=os.getpid())
         self.store = RedisStore(connect(self.settings), self.settings, spec.allow_pickle)
 
@@ -220,6 +221,8 @@ class Supervisor:
         """Promote due scheduled jobs (each queue at most once a second, or at the next due
         time) and recover the jobs of workers whose lease expired."""
         now = time.time()
+        if not force and now < self.maintain_after:
+            return
         try:
             for queue in self.spec.queues:
                 if force or now >= self.next_promote[queue]:
@@ -233,6 +236,11 @@ class Supervisor:
                 self._recover_expired()
         except StoreError as exc:
             self.log.warning("maintenance-failed", error=str(exc))
+            # Retry in a moment, not every tick. And a Redis we could not reach, the workers
+            # likely could not reach either: their leases may have run out while they live.
+            # Give them one lease TTL of reachable Redis to beat again before judging any.
+            self.maintain_after = now + min(1.0, self.settings.lease_ttl / 4)
+            self.next_lease_scan = max(self.next_lease_scan, now + self.settings.lease_ttl)
 
     def _recover_expired(self) -> None:
         for queue in self.spec.queues:

@@ -1,0 +1,1 @@
+"""Real-fault tests: worker subprocesses killed, paused, signalled; servers restarted."""

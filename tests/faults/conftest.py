@@ -1,0 +1,118 @@
+"""Fixtures for the real-fault tier: `taskq worker` subprocesses in their own process groups
+(always killed at the end), the tasks' record database, and a bounded wait helper."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import redis
+
+from tests.faults import tasks
+from tests.servers import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 30.0
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE,
+               interval: float = 0.02) -> Any:
+    """Poll `condition` until it returns something truthy (returned), or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def record_url(url: str) -> str:
+    """The tasks record into database 1 of the server under test; taskq uses database 0."""
+    return url.rsplit("/", 1)[0] + "/1"
+
+
+@dataclass
+class WorkerProcess:
+    """One `taskq worker` (supervisor and children) in its own process group."""
+
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+    args: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def signal(self, sig: int) -> None:
+        """Signal the supervisor only (what `kill PID` or a process manager does)."""
+        self.popen.send_signal(sig)
+
+    def signal_group(self, sig: int) -> None:
+        """Signal supervisor and children at once (kill -9 of the whole worker, SIGSTOP)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+
+    def wait(self, timeout: float = DEADLINE) -> int:
+        return self.popen.wait(timeout)
+
+    def log(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, text: str, timeout: float = DEADLINE, count: int = 1) -> str:
+        return wait_until(lambda: self.log() if self.log().count(text) >= count else "",
+                          f"{text!r} x{count} in the worker log {self.log_path}", timeout)
+
+    def children(self) -> list[int]:
+        """Pids of the worker's child processes (from /proc, no extra dependency)."""
+        out = subprocess.run(["pgrep", "-P", str(self.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+
+@pytest.fixture
+def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    """A client on the tasks' record database (flushed by `redis_client` with FLUSHALL)."""
+    client = redis.Redis.from_url(record_url(server.url))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `taskq worker tests.faults.tasks -q faults ...`; every one is killed at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(url: str, processes: int = 1, lease: float = 1.0, grace: float = 10.0,
+              extra: tuple[str, ...] = ()) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+        args = [sys.executable, "-m", "taskq", "worker", "tests.faults.tasks",
+                "-q", tasks.QUEUE, "-c", str(processes), "--lease", str(lease),
+                "--grace", str(grace), "--url", url, *extra]
+        env = {**os.environ, tasks.URL_ENV: record_url(url), "TASKQ_HOME": str(tmp_path),
+               "PYTHONUNBUFFERED": "1"}
+        env.pop("TASKQ_REDIS_URL", None)
+        popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        worker = WorkerProcess(popen, log_path, log_file, args)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.popen.wait(10)
+        worker.log_file.close()

@@ -1,0 +1,132 @@
+"""Stopping workers with SIGTERM: jobs finish within the grace period or go back to the head of
+the line, and a full lifecycle leaves exactly the keys it should."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import pytest
+import redis
+
+from taskq.job import decode
+from taskq.store import RedisStore
+from tests.faults import tasks
+from tests.faults.helpers import (
+    KEYS,
+    Q,
+    events,
+    job_hash,
+    job_payload,
+    stop_cleanly,
+    wait_started,
+    wait_status,
+    worker_residue,
+)
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(90)]
+
+
+def test_sigterm_lets_the_running_job_finish_within_grace(server, store: RedisStore,
+                                                          redis_client, records, spawn) -> None:
+    # Given a worker in the middle of a job
+    worker = spawn(server.url, grace=30)
+    tasks.hold.enqueue(args=["g1"], job_id="g1", store=store)
+    wait_started(records, "g1")
+
+    # When it gets SIGTERM and the job then ends within the grace period
+    worker.signal(signal.SIGTERM)
+    worker.wait_log("worker-stopping")
+    records.rpush(tasks.release_key("g1"), "go")
+
+    # Then the job is done, once, and the worker exits 0 leaving nothing behind
+    assert worker.wait() == 0, worker.log()[-3000:]
+    assert job_hash(redis_client, "g1")["status"] == "done"
+    assert events(redis_client, "g1") == ["enqueued", "succeeded"]
+    assert records.hget(tasks.DONE, "g1") == b"1"
+    assert records.llen(tasks.starts_key("g1")) == 1
+    assert worker_residue(redis_client) == []
+
+
+def test_sigterm_requeues_a_job_that_outlives_grace_at_the_head(server, store: RedisStore,
+                                                                redis_client, records,
+                                                                spawn) -> None:
+    # Given a worker (grace 0.5 s) in the middle of a long job, and two jobs waiting behind it
+    worker = spawn(server.url, grace=0.5)
+    tasks.hold.enqueue(args=["long"], job_id="long", store=store)
+    wait_started(records, "long")
+    for tag in ("next1", "next2"):
+        tasks.record.enqueue(args=[tag], job_id=tag, store=store)
+
+    # When it gets SIGTERM and the job is still running when the grace period ends
+    worker.signal(signal.SIGTERM)
+
+    # Then the worker exits 0, and the job is back in ready exactly once, at the head
+    assert worker.wait() == 0, worker.log()[-3000:]
+    ready = [decode(raw).id for raw in redis_client.lrange(KEYS.ready(Q), 0, -1)]
+    assert ready == ["next2", "next1", "long"]  # consumed from the right: "long" is next
+    assert job_hash(redis_client, "long")["status"] == "queued"
+    assert events(redis_client, "long") == ["enqueued", "requeued"]
+    assert job_payload(redis_client, "long").crashes == 0  # a shutdown is not a crash
+    assert worker_residue(redis_client) == []
+    assert records.hget(tasks.DONE, "long") is None
+
+    # and a new worker runs it first, then the others
+    records.rpush(tasks.release_key("long"), "go")
+    again = spawn(server.url)
+    for tag in ("long", "next1", "next2"):
+        wait_status(redis_client, tag, "done")
+        assert records.hget(tasks.DONE, tag) == b"1"
+    assert records.llen(tasks.starts_key("long")) == 2
+    finished = {tag: float(job_hash(redis_client, tag)["finished_at"])
+                for tag in ("long", "next1")}
+    assert finished["long"] < finished["next1"]
+    stop_cleanly(again)
+
+
+def test_full_lifecycle_leaves_exactly_the_expected_keys(server, store: RedisStore,
+                                                         redis_client: redis.Redis, records,
+                                                         spawn) -> None:
+    # Given jobs that succeed, one that succeeds on retry, one delayed, one that dies
+    worker = spawn(server.url, processes=2)
+    done_ids = ["d1", "d2", "d3"]
+    for tag in done_ids:
+        tasks.record.enqueue(args=[tag], job_id=tag, store=store)
+    tasks.flaky.enqueue(args=["f1"], job_id="f1", store=store)
+    tasks.record.enqueue(args=["e1"], job_id="e1", delay=0.3, store=store)
+    tasks.fail.enqueue(args=["x1"], job_id="x1", store=store)
+    done_ids += ["f1", "e1"]
+
+    # When they have all ended and the worker was stopped with SIGTERM
+    for tag in done_ids:
+        wait_status(redis_client, tag, "done")
+    wait_status(redis_client, "x1", "dead")
+    stop_cleanly(worker)
+
+    # Then exactly these keys are left
+    q = Q
+    expected = {KEYS.queues(), KEYS.dead(q)}
+    for jid in [*done_ids, "x1"]:
+        expected |= {KEYS.job(q, jid), KEYS.history(q, jid), KEYS.notify(q, jid)}
+    names = {k.decode() for k in redis_client.scan_iter(count=1000)}
+    counter_prefix = KEYS.counter(q, "done", 0).rsplit(":", 2)[0]
+    counter = re.compile(re.escape(counter_prefix) + r":(done|failed):\d+$")
+    counters = {n for n in names if counter.match(n)}
+    assert names - counters == expected
+
+    # finished jobs expire, the dead one is kept until someone deals with it
+    for jid in done_ids:
+        for key in (KEYS.job(q, jid), KEYS.history(q, jid), KEYS.notify(q, jid)):
+            assert 0 < redis_client.ttl(key) <= store.settings.result_ttl, key
+    for key in (KEYS.job(q, "x1"), KEYS.history(q, "x1"), KEYS.notify(q, "x1"),
+                KEYS.dead(q), KEYS.queues()):
+        assert redis_client.ttl(key) == -1, key
+    assert redis_client.zrange(KEYS.dead(q), 0, -1) == [b"x1"]
+
+    # and the counters, kept for a few minutes, add up to what happened
+    totals = {"done": 0, "failed": 0}
+    for name in counters:
+        outcome = counter.match(name).group(1)  # type: ignore[union-attr]
+        totals[outcome] += int(redis_client.get(name) or 0)
+        assert 0 < redis_client.ttl(name) <= 180
+    assert totals == {"done": 5, "failed": 2}  # failed: f1's first run, and x1
