@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from taskq.config import Settings
 from taskq.server import EmbeddedServer
@@ -15,7 +17,11 @@ def resolve_url(settings: Settings) -> str:
 
 
 def connect(settings: Settings) -> Redis:
-    """A client with its own connection pool; nothing is sent until first use."""
+    """A client with its own connection pool; nothing is sent until first use.
+
+    redis-py's own retries are off: it would silently repeat scripts that move jobs, hiding
+    a lost reply. taskq retries where a repeat is safe, and adopts what a lost reply moved.
+    """
     return Redis.from_url(
         resolve_url(settings),
         socket_timeout=settings.socket_timeout,
@@ -23,4 +29,5 @@ def connect(settings: Settings) -> Redis:
         socket_keepalive=True,
         health_check_interval=30,
         client_name="taskq",
+        retry=Retry(NoBackoff(), 0),
     )

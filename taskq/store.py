@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import redis
+import tenacity
 from redis import Redis
 
 from taskq.config import Settings
@@ -47,6 +48,14 @@ def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise StoreError(f"Redis error: {exc}") from exc
 
     return wrapper
+
+
+retry_connection = tenacity.retry(
+    retry=tenacity.retry_if_exception_type(StoreConnectionError),
+    stop=tenacity.stop_after_attempt(4),
+    wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
+    reraise=True,
+)
 
 
 def history_entry(event: str, **details: Any) -> str:
@@ -113,9 +122,12 @@ class RedisStore:
         return bool(self.client.ping())
 
     # --- producer ------------------------------------------------------------------------
+    @retry_connection
     @translate_errors
     def enqueue(self, payloads: Sequence[Payload]) -> list[Any]:
-        """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id."""
+        """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id.
+        Retried on connection trouble: enqueue.lua takes a repeat of a payload it already
+        holds as success, so a lost reply neither loses nor doubles the job."""
         pipe = self.client.pipeline(transaction=False)
         for payload in payloads:
             self._queue_enqueue(pipe, payload)
@@ -139,7 +151,7 @@ class RedisStore:
         self.scripts.queue(
             pipe, "enqueue",
             [k.job(q, payload.id), k.history(q, payload.id),
-             k.scheduled(q) if scheduled else k.ready(q)],
+             k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)],
             [payload.encode(), "scheduled" if scheduled else "ready", due, event, *flat(fields)],
         )
 
@@ -210,7 +222,10 @@ class RedisStore:
         if raw is None:
             return None
         delivery = self.delivery(queue, worker_id, raw)
-        self.client.hset(k.running(queue), delivery.job_id, f"{worker_id}|{now_ms()}")
+        self.scripts.call(
+            self.client, "claim",
+            [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)],
+            [worker_id, now_ms(), raw, delivery.job_id])
         return delivery
 
     # --- worker: ending a delivery ---------------------------------------------------------

@@ -184,3 +184,37 @@ def test_non_json_result_is_kept_as_repr(store: RedisStore) -> None:
     job = t.returns_set.delay()
     drain(store)
     assert job.result(timeout=1)["repr"] == "{1, 2}"
+
+
+def test_blocking_fetch_by_a_worker_without_lease_hands_the_job_back(
+        store: RedisStore) -> None:
+    import pytest
+
+    from taskq.errors import LeaseLostError
+
+    job = t.add.delay(1, 2)
+    with pytest.raises(LeaseLostError):
+        store.fetch_blocking(Q, "gone:1:a", timeout=1)
+    assert store.client.llen(store.keys.active(Q, "gone:1:a")) == 0
+    assert [decode(r).id for r in store.client.lrange(store.keys.ready(Q), 0, -1)] == [job.id]
+
+
+def test_a_repeated_enqueue_of_the_same_payload_is_not_a_duplicate(store: RedisStore) -> None:
+    payload = t.add.build([1, 2], None, job_id="same")
+    assert store.enqueue([payload]) == [1]
+    assert store.enqueue([payload]) == [1]  # a retry after a lost reply
+    assert store.client.llen(store.keys.ready(Q)) == 1
+
+
+def test_reusing_a_done_jobs_id_does_not_wake_waiters_early(store: RedisStore) -> None:
+    import pytest
+
+    from taskq.errors import ResultTimeoutError
+
+    first = t.add.enqueue(args=[1, 1], job_id="again")
+    drain(store)
+    assert first.result(timeout=1) == 2
+    second = t.add.enqueue(args=[2, 2], job_id="again")
+    with count_round_trips() as trips, pytest.raises(ResultTimeoutError):
+        second.result(timeout=0.2)
+    assert trips[0] <= 3  # read, one blocking wait that times out, read

@@ -207,7 +207,8 @@ class DeadLetters:
                               requeues=nxt.requeues)
         moved = self.store.scripts.call(
             self.client, "requeue_dead",
-            [k.dead(q), k.ready(q), k.job(q, job.id), k.history(q, job.id)],
+            [k.dead(q), k.ready(q), k.job(q, job.id), k.history(q, job.id),
+             k.notify(q, job.id)],
             [job.id, nxt.encode(), entry])
         return "requeued" if moved else "gone"
 

@@ -3,14 +3,19 @@
 -- KEYS[1] job hash      {q}:job:<id>
 -- KEYS[2] history list  {q}:history:<id>
 -- KEYS[3] destination   {q}:ready (list) or {q}:scheduled (sorted set)
+-- KEYS[4] notify list   {q}:notify:<id> (cleared: a reused id must not wake waiters early)
 -- ARGV[1] encoded payload   ARGV[2] "ready" | "scheduled"   ARGV[3] due time in ms (scheduled)
 -- ARGV[4] history entry (JSON)   ARGV[5..] field, value pairs for the job hash
--- Returns 1 when enqueued, or the status of the pending job that already holds this id.
+-- Returns 1 when enqueued (also when this very payload is already pending: a retried
+-- enqueue whose first reply was lost), or the status of another pending job with this id.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= 'done' then
+  if redis.call('HGET', KEYS[1], 'payload') == ARGV[1] then
+    return 1
+  end
   return status
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
 if ARGV[2] == 'scheduled' then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 else

@@ -74,7 +74,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
         return EXIT_ERROR
     heartbeat = Heartbeat(store, worker_id, spec.queues)
     heartbeat.start()
-    until = AnyEvent(stop, heartbeat.lost)
+    until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned)
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
                max_jobs=spec.max_jobs, block_timeout=spec.block_timeout,

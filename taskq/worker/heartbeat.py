@@ -4,6 +4,7 @@ jobs are doing, so a long job is never taken from a live worker. If the lease wa
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -20,11 +21,18 @@ class Heartbeat(threading.Thread):
         self.queues = list(queues)
         self.interval = store.settings.lease_ttl / 3
         self.lost = threading.Event()
+        self.orphaned = threading.Event()  # the supervisor died: finish up and exit
+        self.parent = os.getppid()
         self._halt = threading.Event()
         self.log = get_logger(worker=worker_id)
 
     def run(self) -> None:
         while not self._halt.wait(self.interval):
+            if os.getppid() != self.parent and not self.orphaned.is_set():
+                # Without its supervisor nobody enforces timeouts or stops this child.
+                self.log.error("supervisor-gone", detail="finishing the current job, then "
+                               "handing back anything held and exiting")
+                self.orphaned.set()
             try:
                 alive = self.store.heartbeat(self.worker_id, self.queues)
             except StoreError as exc:

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -193,3 +194,30 @@ def test_hard_timeout_kills_the_child_retries_then_dead_letters(
 
     stop_cleanly(worker)
     assert worker_residue(redis_client) == []
+
+
+def test_children_of_a_killed_supervisor_finish_their_job_and_exit(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    # Given a worker whose only child is in the middle of a job
+    worker = spawn(server.url, lease=0.6)
+    tasks.hold.enqueue(args=["orphan"], job_id="orphan", store=store)
+    child, _ = wait_started(records, "orphan")
+
+    # When the supervisor alone is killed with SIGKILL (the child survives it)
+    worker.signal(signal.SIGKILL)
+    worker.wait()
+
+    # Then the child notices, finishes its job, hands nothing back stranded, and exits
+    worker.wait_log("supervisor-gone")
+    records.rpush(tasks.release_key("orphan"), "go")
+    wait_status(redis_client, "orphan", "done")
+    wait_until(lambda: process_gone(child), "the child to exit")
+    assert records.hget(tasks.DONE, "orphan") == b"1"
+    assert worker_residue(redis_client) == []
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
