@@ -116,6 +116,19 @@ class RedisStore:
         self.allow_pickle = allow_pickle
         self._known_queues: set[str] = set()
         self._blmove_missing = False
+        self._offset_ms = 0
+        self._offset_checked = float("-inf")
+
+    def lease_clock_ms(self) -> int:
+        """Milliseconds on the Redis server's clock, for leases: workers on machines whose
+        clocks disagree still judge each other's leases by one clock. The offset to the local
+        clock is measured with TIME once a minute (a round trip off the hot path)."""
+        now = time.time()
+        if now >= self._offset_checked + 60:
+            server_s, server_us = self.client.time()
+            self._offset_ms = (server_s * 1000 + server_us // 1000) - int(time.time() * 1000)
+            self._offset_checked = now
+        return int(time.time() * 1000) + self._offset_ms
 
     @translate_errors
     def ping(self) -> bool:
@@ -158,7 +171,7 @@ class RedisStore:
     # --- worker: membership ----------------------------------------------------------------
     @translate_errors
     def register(self, worker_id: str, queues: Sequence[str], info: dict[str, Any]) -> None:
-        expiry = now_ms() + int(self.settings.lease_ttl * 1000)
+        expiry = self.lease_clock_ms() + int(self.settings.lease_ttl * 1000)
         pipe = self.client.pipeline(transaction=False)
         for q in queues:
             pipe.zadd(self.keys.leases(q), {worker_id: expiry})
@@ -174,7 +187,7 @@ class RedisStore:
     @translate_errors
     def heartbeat(self, worker_id: str, queues: Sequence[str]) -> bool:
         """Extend the lease; False when any queue's lease was taken over (XX: never revive)."""
-        expiry = now_ms() + int(self.settings.lease_ttl * 1000)
+        expiry = self.lease_clock_ms() + int(self.settings.lease_ttl * 1000)
         pipe = self.client.pipeline(transaction=False)
         for q in queues:
             pipe.zadd(self.keys.leases(q), {worker_id: expiry}, xx=True, ch=True)
@@ -298,7 +311,7 @@ class RedisStore:
     # --- recovery and scheduling -----------------------------------------------------------
     @translate_errors
     def expired_workers(self, queue: str) -> list[str]:
-        ids = self.client.zrangebyscore(self.keys.leases(queue), "-inf", now_ms())
+        ids = self.client.zrangebyscore(self.keys.leases(queue), "-inf", self.lease_clock_ms())
         return [i.decode() for i in ids]
 
     @translate_errors
@@ -320,7 +333,7 @@ class RedisStore:
                      k.notify(queue, r.job_id)]
             per_job += [r.held, r.next, r.job_id, r.dest, r.score, r.event,
                         json.dumps(r.fields)]
-        args = [worker_id, now_ms(), "1" if only_if_expired else "0",
+        args = [worker_id, self.lease_clock_ms(), "1" if only_if_expired else "0",
                 "1" if drop_lease else "0", count, *per_job]
         return int(self.scripts.call(self.client, "recover", keys, args))
 

@@ -218,3 +218,13 @@ def test_reusing_a_done_jobs_id_does_not_wake_waiters_early(store: RedisStore) -
     with count_round_trips() as trips, pytest.raises(ResultTimeoutError):
         second.result(timeout=0.2)
     assert trips[0] <= 3  # read, one blocking wait that times out, read
+
+
+def test_leases_follow_the_servers_clock_not_a_skewed_local_one(
+        store: RedisStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import taskq.store as store_module
+
+    real_time = time.time
+    monkeypatch.setattr(store_module.time, "time", lambda: real_time() + 3600)  # 1 h fast
+    server_s, server_us = store.client.time()
+    assert abs(store.lease_clock_ms() - (server_s * 1000 + server_us // 1000)) < 1000
