@@ -7,6 +7,7 @@ acknowledge it (that is part of the fencing, see docs/internals.md).
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
@@ -83,9 +84,33 @@ def decode(raw: bytes, allow_pickle: bool = False) -> Payload:
         payload = Payload(**obj)
     except TypeError as exc:
         raise DecodeError(f"payload is missing fields: {exc}", raw) from None
-    if not isinstance(payload.args, list) or not isinstance(payload.kwargs, dict):
-        raise DecodeError("payload args must be a list and kwargs an object", raw)
+    problem = _type_problem(payload)
+    if problem:
+        raise DecodeError(f"payload field {problem}", raw)
     return payload
+
+
+# Field -> accepted types. A payload anyone could have written must not crash a worker later
+# (an int id would break key names, a str attempt the arithmetic of retries).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "task": (str,), "queue": (str,), "args": (list,), "kwargs": (dict,),
+    "attempt": (int,), "retries": (int,), "crashes": (int,), "requeues": (int,),
+    "enqueued_at": (int, float), "timeout": (int, float, type(None)),
+    "eta": (int, float, type(None)), "serializer": (str,),
+}
+
+
+def _type_problem(payload: Payload) -> str | None:
+    for name, types in _TYPES.items():
+        value = getattr(payload, name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{name!r} has the wrong type ({type(value).__name__})"
+    if not payload.id or len(payload.id.encode()) > MAX_ID_BYTES:
+        return f"'id' must be 1 to {MAX_ID_BYTES} bytes"
+    return None
+
+
+MAX_ID_BYTES = 64
 
 
 def peek_id(raw: bytes) -> str | None:
@@ -95,4 +120,12 @@ def peek_id(raw: bytes) -> str | None:
     except DecodeError:
         return None
     job_id = obj.get("id")
-    return job_id if isinstance(job_id, str) and job_id else None
+    if isinstance(job_id, str) and 0 < len(job_id.encode()) <= MAX_ID_BYTES:
+        return job_id
+    return None
+
+
+def job_id_of(raw: bytes) -> str:
+    """An id for any stored bytes: the payload's own, else one derived from the bytes, so
+    that two undecodable payloads never share a dead-letter entry."""
+    return peek_id(raw) or "bad-" + hashlib.sha1(raw).hexdigest()[:16]

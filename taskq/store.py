@@ -8,7 +8,6 @@ redis-py errors are translated here into taskq's StoreError family.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,12 +20,16 @@ from redis import Redis
 
 from taskq.config import Settings
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError, StoreError
-from taskq.job import Payload, decode, peek_id
+from taskq.job import Payload, decode, job_id_of
 from taskq.keys import Keys
 from taskq.scripting import Scripts
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+TRANSIENT_REPLIES = ("READONLY", "OOM", "BUSY", "MASTERDOWN", "LOADING", "TRYAGAIN",
+                     "CLUSTERDOWN")
 
 
 def now_ms() -> int:
@@ -43,6 +46,9 @@ def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except redis.ResponseError as exc:
             if str(exc).startswith("LEASELOST"):
                 raise LeaseLostError(str(exc)) from exc
+            if str(exc).startswith(TRANSIENT_REPLIES):
+                # A failover, a full or busy server: wait and retry, as for a dropped link.
+                raise StoreConnectionError(f"Redis cannot serve now: {exc}") from exc
             raise StoreError(f"Redis refused a command: {exc}") from exc
         except redis.RedisError as exc:
             raise StoreError(f"Redis error: {exc}") from exc
@@ -87,9 +93,7 @@ class Delivery:
 
     @property
     def job_id(self) -> str:
-        if self.payload is not None:
-            return self.payload.id
-        return peek_id(self.raw) or "bad-" + hashlib.sha1(self.raw).hexdigest()[:16]
+        return self.payload.id if self.payload is not None else job_id_of(self.raw)
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class RedisStore:
         k, q = self.keys, payload.queue
         scheduled = payload.eta is not None and payload.eta > time.time()
         due = int(payload.eta * 1000) if scheduled and payload.eta else 0
-        fields = {"task": payload.task, "queue": q, "enqueued_at": payload.enqueued_at,
+        fields = {"task": payload.task, "queue": q, "enqueued_at": repr(payload.enqueued_at),
                   "status": "scheduled" if scheduled else "queued"}
         if scheduled:
             fields["due"] = due
@@ -165,7 +169,8 @@ class RedisStore:
             pipe, "enqueue",
             [k.job(q, payload.id), k.history(q, payload.id),
              k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)],
-            [payload.encode(), "scheduled" if scheduled else "ready", due, event, *flat(fields)],
+            [payload.encode(), "scheduled" if scheduled else "ready", due, event,
+             repr(payload.enqueued_at), *flat(fields)],
         )
 
     # --- worker: membership ----------------------------------------------------------------
@@ -215,7 +220,7 @@ class RedisStore:
     def _fetch_call(self, target: Any, queue: str, worker_id: str, n: int) -> Any:
         k = self.keys
         keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
-        args = [worker_id, now_ms(), n]
+        args = [worker_id, self.lease_clock_ms(), n]
         if target is self.client:
             return self.scripts.call(self.client, "fetch", keys, args)
         self.scripts.queue(target, "fetch", keys, args)
@@ -238,7 +243,7 @@ class RedisStore:
         self.scripts.call(
             self.client, "claim",
             [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)],
-            [worker_id, now_ms(), raw, delivery.job_id])
+            [worker_id, self.lease_clock_ms(), raw, delivery.job_id])
         return delivery
 
     # --- worker: ending a delivery ---------------------------------------------------------
@@ -320,8 +325,9 @@ class RedisStore:
 
     @translate_errors
     def release(self, queue: str, worker_id: str, releases: Iterable[Release],
-                only_if_expired: bool, drop_lease: bool) -> int:
-        """Move held jobs to their destinations in one script; -1 if the lease is alive."""
+                only_if_expired: bool, drop_lease: bool) -> tuple[int, int]:
+        """Move held jobs to their destinations in one script. Returns (moved, still held);
+        moved is -1 when the lease is alive."""
         k = self.keys
         keys = [k.leases(queue), k.active(queue, worker_id), k.ready(queue),
                 k.scheduled(queue), k.dead(queue), k.running(queue)]
@@ -335,7 +341,8 @@ class RedisStore:
                         json.dumps(r.fields)]
         args = [worker_id, self.lease_clock_ms(), "1" if only_if_expired else "0",
                 "1" if drop_lease else "0", count, *per_job]
-        return int(self.scripts.call(self.client, "recover", keys, args))
+        moved, left = self.scripts.call(self.client, "recover", keys, args)
+        return int(moved), int(left)
 
     @translate_errors
     def promote_due(self, queue: str, limit: int = 1000) -> tuple[int, float | None]:

@@ -228,3 +228,50 @@ def test_leases_follow_the_servers_clock_not_a_skewed_local_one(
     monkeypatch.setattr(store_module.time, "time", lambda: real_time() + 3600)  # 1 h fast
     server_s, server_us = store.client.time()
     assert abs(store.lease_clock_ms() - (server_s * 1000 + server_us // 1000)) < 1000
+
+
+def test_a_repeated_enqueue_after_the_job_ran_does_not_run_it_again(store: RedisStore) -> None:
+    payload = t.add.build([1, 2], None, job_id="once")
+    store.enqueue([payload])
+    drain(store)
+    assert store.enqueue([payload]) == [1]  # the retry of an enqueue whose reply was lost
+    assert store.client.llen(store.keys.ready(Q)) == 0
+    assert record(store, "once")["status"] == "done"
+
+
+def test_a_payload_with_wrong_field_types_is_dead_lettered_not_crashing(
+        store: RedisStore) -> None:
+    store.client.lpush(store.keys.ready(Q),
+                       b'{"v":1,"id":123,"task":"tests.sample_tasks.add","queue":"default",'
+                       b'"args":[1,2]}')
+    later = t.add.delay(1, 1)
+    runner = drain(store)
+    assert runner.jobs_run == 2 and later.result(timeout=1) == 2
+    (dead_id,) = store.client.zrange(store.keys.dead(Q), 0, -1)
+    assert dead_id.startswith(b"bad-")
+    assert "'id' has the wrong type" in record(store, dead_id.decode())["error"]
+
+
+def test_recovery_keeps_the_lease_of_a_worker_that_still_holds_a_job(
+        store: RedisStore) -> None:
+    t.add.delay(1, 2)
+    store.register("w:1:a", [Q], {})
+    store.fetch(Q, "w:1:a")  # taken after the recoverer read an empty list
+    assert store.release(Q, "w:1:a", [], only_if_expired=False, drop_lease=True) == (0, 1)
+    assert store.client.zscore(store.keys.leases(Q), "w:1:a") is not None
+    assert recover_worker(store, Q, "w:1:a", SHUTDOWN) == 1  # reads again: all moved
+    assert store.client.zscore(store.keys.leases(Q), "w:1:a") is None
+
+
+def test_per_call_options_are_validated_at_enqueue(store: RedisStore) -> None:
+    import pytest
+
+    from taskq.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="retries"):
+        t.add.enqueue(args=[1, 2], retries="3")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="timeout"):
+        t.add.enqueue(args=[1, 2], timeout="5")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="job_id"):
+        t.add.enqueue(args=[1, 2], job_id="x" * 65)
+    assert store.client.dbsize() == 0

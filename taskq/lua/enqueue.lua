@@ -5,15 +5,19 @@
 -- KEYS[3] destination   {q}:ready (list) or {q}:scheduled (sorted set)
 -- KEYS[4] notify list   {q}:notify:<id> (cleared: a reused id must not wake waiters early)
 -- ARGV[1] encoded payload   ARGV[2] "ready" | "scheduled"   ARGV[3] due time in ms (scheduled)
--- ARGV[4] history entry (JSON)   ARGV[5..] field, value pairs for the job hash
--- Returns 1 when enqueued (also when this very payload is already pending: a retried
--- enqueue whose first reply was lost), or the status of another pending job with this id.
+-- ARGV[4] history entry (JSON)   ARGV[5] this enqueue's token (its enqueued_at)
+-- ARGV[6..] field, value pairs for the job hash (enqueued_at among them)
+-- Returns 1 when enqueued, also when this very enqueue landed before (a retry after a lost
+-- reply: the job may even have run since, and must not run again), or the status of
+-- another pending job that holds this id.
 local status = redis.call('HGET', KEYS[1], 'status')
-if status and status ~= 'done' then
-  if redis.call('HGET', KEYS[1], 'payload') == ARGV[1] then
+if status then
+  if redis.call('HGET', KEYS[1], 'enqueued_at') == ARGV[5] then
     return 1
   end
-  return status
+  if status ~= 'done' then
+    return status
+  end
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
 if ARGV[2] == 'scheduled' then
@@ -21,6 +25,6 @@ if ARGV[2] == 'scheduled' then
 else
   redis.call('LPUSH', KEYS[3], ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 6))
 redis.call('RPUSH', KEYS[2], ARGV[4])
 return 1

@@ -7,15 +7,17 @@
 -- KEYS[5] dead zset {q}:dead        KEYS[6] running hash {q}:running
 -- KEYS[7], KEYS[8], KEYS[9] job hash, history list, notify list of job 1; then of job 2; ...
 -- ARGV[1] worker id   ARGV[2] now in ms   ARGV[3] "1": only if the lease has expired
--- ARGV[4] "1": drop the worker's lease   ARGV[5] number of jobs N
+-- ARGV[4] "1": drop the worker's lease (only once it holds nothing)   ARGV[5] number of jobs N
 -- then per job, 7 values: held payload, next payload, job id, destination
 -- ("ready" | "scheduled" | "dead"), score (due or death time, ms), history entry,
 -- hash fields as a JSON object
--- Returns the number of jobs moved, or -1 when the lease is still alive.
+-- Returns {moved, left}: the number of jobs moved and of jobs still held (taken after the
+-- caller read the list; the lease is then kept, so the caller or a later scan retries);
+-- {-1, 0} when the lease is still alive.
 if ARGV[3] == '1' then
   local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
   if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
-    return -1
+    return {-1, 0}
   end
 end
 local moved = 0
@@ -46,10 +48,10 @@ for i = 0, tonumber(ARGV[5]) - 1 do
     redis.call('RPUSH', history, ARGV[a + 5])
   end
 end
-if ARGV[4] == '1' then
+local left = redis.call('LLEN', KEYS[2])
+if ARGV[4] == '1' and left == 0 then
+  -- Never drop the lease of a worker that still holds a job: nothing else points at it.
   redis.call('ZREM', KEYS[1], ARGV[1])
-  if redis.call('LLEN', KEYS[2]) == 0 then
-    redis.call('DEL', KEYS[2])
-  end
+  redis.call('DEL', KEYS[2])
 end
-return moved
+return {moved, left}

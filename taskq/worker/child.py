@@ -74,17 +74,22 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
         return EXIT_ERROR
     heartbeat = Heartbeat(store, worker_id, spec.queues)
     heartbeat.start()
-    until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned)
+    halt = threading.Event()  # one runner thread crashed: stop them all
+    until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned, halt)
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
                max_jobs=spec.max_jobs, block_timeout=spec.block_timeout,
                adopt_orphans=spec.threads == 1)
         for i in range(spec.threads)
     ]
-    code = _run_all(runners, log)
+    code = _run_all(runners, halt, log)
     heartbeat.halt()
     if heartbeat.lost.is_set() or code == EXIT_LEASE_LOST:
         return EXIT_LEASE_LOST
+    if code == EXIT_ERROR:
+        # Leave the held jobs to the supervisor: it recovers them as a crash, so a job that
+        # breaks the runner itself is counted and ends as poison instead of looping.
+        return code
     try:  # leave nothing behind: anything still held goes back to the head of ready
         for queue in spec.queues:
             recover_worker(store, queue, worker_id, SHUTDOWN, drop_lease=True)
@@ -94,7 +99,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     return code
 
 
-def _run_all(runners: list[Runner], log: Any) -> int:
+def _run_all(runners: list[Runner], halt: threading.Event, log: Any) -> int:
     codes = [EXIT_OK] * len(runners)
 
     def target(i: int) -> None:
@@ -102,9 +107,11 @@ def _run_all(runners: list[Runner], log: Any) -> int:
             runners[i].run()
         except LeaseLostError:
             codes[i] = EXIT_LEASE_LOST
+            halt.set()
         except Exception:
             log.exception("runner-crashed")
             codes[i] = EXIT_ERROR
+            halt.set()
 
     if len(runners) == 1:
         target(0)

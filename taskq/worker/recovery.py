@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskq.errors import DecodeError, UnknownTaskError
-from taskq.job import decode, peek_id
+from taskq.job import decode, job_id_of
 from taskq.retry import Backoff
 from taskq.store import RedisStore, Release, history_entry
 from taskq.task import get_task
 from taskq.worker.decision import TIMED_OUT, Outcome, after_crash, decide
+from taskq.worker.slots import ID_BYTES
 
 CRASH = "crash"
 SHUTDOWN = "shutdown"
@@ -44,11 +45,11 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
     try:
         payload = decode(raw, allow_pickle)
     except DecodeError as exc:
-        job_id = peek_id(raw) or "undecodable"
+        job_id = job_id_of(raw)
         return Release(raw, raw, job_id, "dead", int(now * 1000),
                        history_entry("dead-lettered", reason="undecodable"),
                        {"reason": "undecodable", "error": str(exc)})
-    if payload.id in timed_out:
+    if payload.id.encode()[:ID_BYTES].decode(errors="replace") in timed_out:
         action = decide(Outcome(TIMED_OUT), payload, backoff_for(payload.task), now)
         fields = {"reason": "timed out", "error_type": "TimeoutError",
                   "error": f"ran longer than its timeout of {payload.timeout} s"}
@@ -78,14 +79,35 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
 
 def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
                    crash: CrashInfo | None = None, timed_out: Collection[str] = (),
-                   only_if_expired: bool = False, drop_lease: bool = True,
-                   exclude: Collection[bytes] = ()) -> int:
+                   only_if_expired: bool = False, drop_lease: bool = True) -> int:
     """Move every job `worker_id` holds in `queue` to where the table says; returns how many
-    moved (-1: the lease is still alive, nothing moved)."""
-    held = [raw for raw in store.held(queue, worker_id) if raw not in exclude]
-    releases = [plan(raw, mode, crash, timed_out, store.settings.poison_crashes,
-                     store.allow_pickle) for raw in held]
-    return store.release(queue, worker_id, releases, only_if_expired, drop_lease)
+    moved (-1: the lease is still alive, nothing moved). A job the worker took while the
+    list was being read is caught by reading again (a few times; after that the lease stays
+    and the next scan retries)."""
+    total = 0
+    for _ in range(5):
+        held = store.held(queue, worker_id)
+        releases = [safe_plan(raw, mode, crash, timed_out, store) for raw in held]
+        moved, left = store.release(queue, worker_id, releases, only_if_expired, drop_lease)
+        if moved < 0:
+            return -1
+        total += moved
+        if left == 0:
+            break
+    return total
+
+
+def safe_plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[str],
+              store: RedisStore) -> Release:
+    """Plan one job; bytes that make planning fail are dead-lettered, never left held."""
+    try:
+        return plan(raw, mode, crash, timed_out, store.settings.poison_crashes,
+                    store.allow_pickle)
+    except Exception as exc:  # a foreign payload must not stop the recovery of the rest
+        now = int(time.time() * 1000)
+        return Release(raw, raw, job_id_of(raw), "dead", now,
+                       history_entry("dead-lettered", reason="unrecoverable"),
+                       {"reason": "undecodable", "error": f"cannot plan recovery: {exc!r}"})
 
 
 def crash_info_from_worker_id(worker_id: str, reason: str, signal: str | None = None

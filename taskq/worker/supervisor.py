@@ -186,7 +186,7 @@ class Supervisor:
         mode, crash = SHUTDOWN, None
         if child.kill_reason is None and code not in (EXIT_OK, EXIT_LEASE_LOST):
             mode = CRASH
-            sig = signal.Signals(-code).name if code is not None and code < 0 else None
+            sig = signal_name(-code) if code is not None and code < 0 else None
             reason = f"killed by {sig}" if sig else f"exited with code {code}"
             crash = CrashInfo(socket.gethostname(), child.process.pid, sig, reason)
             self.log.error("worker-child-died", worker=child.worker_id, reason=reason)
@@ -253,3 +253,10 @@ class Supervisor:
                                      worker=worker_id, reason="lease expired")
                 if moved >= 0:  # presumed dead: its registry entry would stay forever
                     self._forget(worker_id)
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:  # real-time signals have no name
+        return f"signal {number}"
