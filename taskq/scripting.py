@@ -20,13 +20,21 @@ SCRIPT_NAMES = (
 )
 
 
+# Scripts that run other transitions' bodies as functions, so that their logic is written
+# once: name -> the scripts it calls.
+COMPOSITES = {"ack_fetch": ("ack", "fetch"), "enqueue_many": ("enqueue",)}
+
+
 def script_source(name: str) -> str:
-    return resources.files("taskq").joinpath("lua", f"{name}.lua").read_text()
+    text = resources.files("taskq").joinpath("lua", f"{name}.lua").read_text()
+    parts = [f"local function {part}(KEYS, ARGV)\n{script_source(part)}\nend\n"
+             for part in COMPOSITES.get(name, ())]
+    return "".join(parts) + text
 
 
 class Scripts:
     def __init__(self) -> None:
-        self.source = {name: script_source(name) for name in SCRIPT_NAMES}
+        self.source = {name: script_source(name) for name in (*SCRIPT_NAMES, *COMPOSITES)}
         self.sha = {n: hashlib.sha1(s.encode()).hexdigest() for n, s in self.source.items()}
 
     def call(self, client: Redis, name: str, keys: list[str], args: list[Any]) -> Any:

@@ -64,6 +64,13 @@ retry_connection = tenacity.retry(
 )
 
 
+ENQUEUE_CHUNK = 1000  # jobs per enqueue_many call: keeps each script call short on the server
+
+
+def _text(reply: Any) -> Any:
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
 def history_entry(event: str, **details: Any) -> str:
     return json.dumps({"at": round(time.time(), 3), "event": event, **details})
 
@@ -139,39 +146,62 @@ class RedisStore:
         return bool(self.client.ping())
 
     # --- producer ------------------------------------------------------------------------
-    @retry_connection
-    @translate_errors
     def enqueue(self, payloads: Sequence[Payload]) -> list[Any]:
         """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id.
-        Retried on connection trouble: enqueue.lua takes a repeat of a payload it already
-        holds as success, so a lost reply neither loses nor doubles the job."""
-        pipe = self.client.pipeline(transaction=False)
-        for payload in payloads:
-            self._queue_enqueue(pipe, payload)
+        Retried on connection trouble: enqueue.lua recognises an enqueue that landed before
+        (its token), so a lost reply neither loses nor doubles the job."""
+        try:
+            return self._enqueue_once(payloads)
+        except StoreConnectionError:
+            return retry_connection(self._enqueue_once)(payloads)
+
+    @translate_errors
+    def _enqueue_once(self, payloads: Sequence[Payload]) -> list[Any]:
         new_queues = {p.queue for p in payloads} - self._known_queues
+        if len(payloads) == 1 and not new_queues:  # the common case: one plain EVALSHA
+            keys, args = self._enqueue_parts(payloads[0])
+            return [_text(self.scripts.call(self.client, "enqueue", keys, args))]
+        pipe = self.client.pipeline(transaction=False)
+        order: list[int] = []  # reply positions, to give the results back in call order
+        by_queue: dict[str, list[int]] = {}
+        for i, payload in enumerate(payloads):
+            by_queue.setdefault(payload.queue, []).append(i)
+        for indexes in by_queue.values():  # one script call per queue: one cluster slot
+            for chunk in range(0, len(indexes), ENQUEUE_CHUNK):
+                part = indexes[chunk:chunk + ENQUEUE_CHUNK]
+                keys, args = [], []
+                for i in part:
+                    job_keys, job_args = self._enqueue_parts(payloads[i])
+                    keys += job_keys
+                    args += [len(job_args), *job_args]
+                self.scripts.queue(pipe, "enqueue_many", keys, args)
+                order += part
         if new_queues:
             pipe.sadd(self.keys.queues(), *new_queues)
-        results = self.scripts.run_pipeline(self.client, pipe)
+        replies = self.scripts.run_pipeline(self.client, pipe)
         self._known_queues |= new_queues
-        return [r.decode() if isinstance(r, bytes) else r for r in results[: len(payloads)]]
+        results: list[Any] = [None] * len(payloads)
+        flat_replies = [r for reply in replies[: len(replies) - bool(new_queues)] for r in reply]
+        for i, reply in zip(order, flat_replies, strict=True):
+            results[i] = _text(reply)
+        return results
 
-    def _queue_enqueue(self, pipe: Any, payload: Payload) -> None:
+    def _enqueue_parts(self, payload: Payload) -> tuple[list[str], list[Any]]:
         k, q = self.keys, payload.queue
         scheduled = payload.eta is not None and payload.eta > time.time()
         due = int(payload.eta * 1000) if scheduled and payload.eta else 0
-        fields = {"task": payload.task, "queue": q, "enqueued_at": repr(payload.enqueued_at),
+        token = repr(payload.enqueued_at)
+        fields = {"task": payload.task, "queue": q, "enqueued_at": token,
                   "status": "scheduled" if scheduled else "queued"}
         if scheduled:
             fields["due"] = due
         event = history_entry("enqueued", eta=payload.eta) if scheduled else history_entry(
             "enqueued")
-        self.scripts.queue(
-            pipe, "enqueue",
-            [k.job(q, payload.id), k.history(q, payload.id),
-             k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)],
-            [payload.encode(), "scheduled" if scheduled else "ready", due, event,
-             repr(payload.enqueued_at), *flat(fields)],
-        )
+        keys = [k.job(q, payload.id), k.history(q, payload.id),
+                k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
+        args = [payload.encode(), "scheduled" if scheduled else "ready", due, event, token,
+                *flat(fields)]
+        return keys, args
 
     # --- worker: membership ----------------------------------------------------------------
     @translate_errors
@@ -247,40 +277,36 @@ class RedisStore:
         return delivery
 
     # --- worker: ending a delivery ---------------------------------------------------------
-    def _ack_call(self, pipe: Any, d: Delivery, fields: dict[str, Any]) -> None:
+    def _ack_parts(self, d: Delivery, fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
         k, q, jid = self.keys, d.queue, d.job_id
         minute = int(time.time() // 60)
-        self.scripts.queue(
-            pipe, "ack",
-            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
-             k.counter(q, "done", minute), k.notify(q, jid)],
-            [d.raw, jid, self.settings.result_ttl,
-             history_entry("succeeded", worker=d.worker_id, attempt=_attempt(d)), *flat(fields)],
-        )
+        keys = [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+                k.counter(q, "done", minute), k.notify(q, jid)]
+        args = [d.raw, jid, self.settings.result_ttl,
+                history_entry("succeeded", worker=d.worker_id, attempt=_attempt(d)),
+                *flat(fields)]
+        return keys, args
 
     @translate_errors
     def ack(self, d: Delivery, fields: dict[str, Any]) -> bool:
         """Success: store result fields, end the job as done. False when fenced."""
-        pipe = self.client.pipeline(transaction=False)
-        self._ack_call(pipe, d, fields)
-        return bool(self.scripts.run_pipeline(self.client, pipe)[0])
+        keys, args = self._ack_parts(d, fields)
+        return bool(self.scripts.call(self.client, "ack", keys, args))
 
     @translate_errors
     def ack_and_fetch(self, d: Delivery, fields: dict[str, Any], n: int
                       ) -> tuple[bool, list[Delivery]]:
-        """Ack one job and take the next ones in the same round trip (the hot path)."""
-        pipe = self.client.pipeline(transaction=False)
-        self._ack_call(pipe, d, fields)
-        self._fetch_call(pipe, d.queue, d.worker_id, n)
-        acked, raws = self.scripts.run_pipeline(self.client, pipe, raise_on_error=False)
-        if isinstance(acked, Exception):
-            raise acked
-        if isinstance(raws, redis.ResponseError) and str(raws).startswith("LEASELOST"):
-            # The ack's own reply must not be lost with the fetch's: the caller reports it.
-            raise LeaseLostError(str(raws), acked=bool(acked))
-        if isinstance(raws, Exception):
-            raise raws
-        return bool(acked), [self.delivery(d.queue, d.worker_id, raw) for raw in raws]
+        """Ack one job and take the next ones in one script call (the hot path)."""
+        ack_keys, ack_args = self._ack_parts(d, fields)
+        k, q = self.keys, d.queue
+        fetch_keys = [k.ready(q), k.active(q, d.worker_id), k.running(q), k.leases(q)]
+        fetch_args = [d.worker_id, self.lease_clock_ms(), n]
+        acked, raws = self.scripts.call(self.client, "ack_fetch", [*ack_keys, *fetch_keys],
+                                        [len(ack_args), *ack_args, *fetch_args])
+        if isinstance(raws, bytes):
+            # The lease is lost. The ack's own outcome must still reach the worker.
+            raise LeaseLostError(raws.decode(errors="replace"), acked=bool(acked))
+        return bool(acked), [self.delivery(q, d.worker_id, raw) for raw in raws]
 
     @translate_errors
     def retry(self, d: Delivery, nxt: Payload, due_ms: int, count_failure: bool,

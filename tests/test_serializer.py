@@ -52,3 +52,10 @@ def test_pickle_is_opt_in_and_refused_by_default() -> None:
         decode(raw)
     assert decode(raw, allow_pickle=True).args == [{1, 2}]
     PickleSerializer().check({1, 2}, "args[0]")  # sets pickle fine
+
+
+def test_encoded_payload_starts_with_its_id() -> None:
+    # fetch.lua reads the id with a pattern anchored at the start instead of decoding.
+    for serializer in ("json", "pickle"):
+        raw = Payload(id="abc", task="t", queue="q", serializer=serializer).encode()
+        assert raw.startswith(b'{"id":"abc"'), raw

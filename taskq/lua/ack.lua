@@ -14,8 +14,9 @@ redis.call('HDEL', KEYS[4], ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
-redis.call('INCR', KEYS[5])
-redis.call('EXPIRE', KEYS[5], 180)
+if redis.call('INCR', KEYS[5]) == 1 then
+  redis.call('EXPIRE', KEYS[5], 180)
+end
 redis.call('RPUSH', KEYS[6], 'done')
 redis.call('EXPIRE', KEYS[6], ARGV[3])
 return 1

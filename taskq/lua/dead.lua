@@ -16,7 +16,8 @@ redis.call('PERSIST', KEYS[2])
 redis.call('HDEL', KEYS[4], ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[4])
 redis.call('PERSIST', KEYS[3])
-redis.call('INCR', KEYS[6])
-redis.call('EXPIRE', KEYS[6], 180)
+if redis.call('INCR', KEYS[6]) == 1 then
+  redis.call('EXPIRE', KEYS[6], 180)
+end
 redis.call('RPUSH', KEYS[7], 'dead')
 return 1

@@ -16,7 +16,8 @@ redis.call('HSET', KEYS[2], 'status', 'scheduled', 'payload', ARGV[2], 'due', AR
 redis.call('HDEL', KEYS[4], ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[6])
 if ARGV[5] == '1' then
-  redis.call('INCR', KEYS[6])
-  redis.call('EXPIRE', KEYS[6], 180)
+  if redis.call('INCR', KEYS[6]) == 1 then
+    redis.call('EXPIRE', KEYS[6], 180)
+  end
 end
 return 1

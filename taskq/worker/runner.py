@@ -197,16 +197,19 @@ class Runner:
                             attempt=payload.attempt if payload else None)
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock())
-        tries = 0
-        for attempt in _connection_retrying(log, "finish"):
-            with attempt:
-                tries += 1
-                applied = self._apply(delivery, outcome, action)
-        if tries > 1:
+        try:
+            applied = self._apply(delivery, outcome, action)
+            uncertain = False
+        except StoreConnectionError as exc:
+            log.warning("redis-unavailable", during="finish", attempt=1, error=str(exc))
+            for attempt in _connection_retrying(log, "finish"):
+                with attempt:
+                    applied = self._apply(delivery, outcome, action)
             # The first try may have landed (its reply lost): a refusal now is not proof of
-            # a lost lease, and a pipelined fetch may have moved a job into our active list.
+            # a lost lease, and a fetch that rode along may have moved a job into our list.
             self._check_orphans = self.adopt_orphans
-        self._log_end(log, outcome, action, applied, uncertain=tries > 1)
+            uncertain = True
+        self._log_end(log, outcome, action, applied, uncertain=uncertain)
 
     def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> bool:
         if action.kind == "ack":
