@@ -195,11 +195,9 @@ class RedisStore:
                   "status": "scheduled" if scheduled else "queued"}
         if scheduled:
             fields["due"] = due
-        event = history_entry("enqueued", eta=payload.eta) if scheduled else history_entry(
-            "enqueued")
         keys = [k.job(q, payload.id), k.history(q, payload.id),
                 k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
-        args = [payload.encode(), "scheduled" if scheduled else "ready", due, event, token,
+        args = [payload.encode(), "scheduled" if scheduled else "ready", due, token,
                 *flat(fields)]
         return keys, args
 
@@ -282,9 +280,7 @@ class RedisStore:
         minute = int(time.time() // 60)
         keys = [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
                 k.counter(q, "done", minute), k.notify(q, jid)]
-        args = [d.raw, jid, self.settings.result_ttl,
-                history_entry("succeeded", worker=d.worker_id, attempt=_attempt(d)),
-                *flat(fields)]
+        args = [d.raw, jid, self.settings.result_ttl, *flat(fields)]
         return keys, args
 
     @translate_errors
@@ -396,7 +392,21 @@ class RedisStore:
 
     @translate_errors
     def history(self, queue: str, job_id: str) -> list[dict[str, Any]]:
-        return [json.loads(e) for e in self.client.lrange(self.keys.history(queue, job_id), 0, -1)]
+        """The job's story, oldest first. Enqueue and success are not written as events (the
+        hot path stays lean): they are told here from the job hash."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self.keys.job(queue, job_id), "enqueued_at", "status", "finished_at",
+                   "worker", "payload")
+        pipe.lrange(self.keys.history(queue, job_id), 0, -1)
+        (enqueued, status, finished, worker, raw), stored = pipe.execute()
+        events = [json.loads(e) for e in stored]
+        if enqueued and not (events and events[0].get("event") == "enqueued"):
+            events.insert(0, {"at": round(float(enqueued), 3), "event": "enqueued"})
+        if status == b"done" and finished:
+            attempt = _peek_attempt(raw)
+            events.append({"at": round(float(finished), 3), "event": "succeeded",
+                           "worker": worker.decode() if worker else None, "attempt": attempt})
+        return events
 
     @translate_errors
     def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
@@ -416,6 +426,13 @@ class RedisStore:
                 raise
             self._blmove_missing = True
             return self.client.brpoplpush(source, dest, timeout)  # type: ignore[no-any-return]
+
+
+def _peek_attempt(raw: bytes | None) -> int | None:
+    try:
+        return decode(raw).attempt if raw else None
+    except DecodeError:
+        return None
 
 
 def _attempt(d: Delivery) -> int | None:

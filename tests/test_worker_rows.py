@@ -31,7 +31,9 @@ def test_success_stores_result_with_ttl_and_ends_the_job(store: RedisStore) -> N
     rec = record(store, job.id)
     assert (rec["status"], json.loads(rec["result"]), rec["worker"]) == ("done", 5, "test:1:w")
     assert 0 < store.client.ttl(store.keys.job(Q, job.id)) <= store.settings.result_ttl
-    assert store.client.ttl(store.keys.history(Q, job.id)) > 0
+    # A first-time success keeps no history list: its story is told from the hash.
+    assert not store.client.exists(store.keys.history(Q, job.id))
+    assert [e["event"] for e in store.history(Q, job.id)] == ["enqueued", "succeeded"]
     assert_nowhere_active(store)
 
 

@@ -4,14 +4,15 @@
 -- KEYS[3] history list {q}:history:<id>      KEYS[4] running hash {q}:running
 -- KEYS[5] done counter {q}:count:done:<minute>   KEYS[6] notify list {q}:notify:<id>
 -- ARGV[1] encoded payload   ARGV[2] job id   ARGV[3] result TTL in seconds
--- ARGV[4] history entry     ARGV[5..] field, value pairs for the job hash
+-- ARGV[4..] field, value pairs for the job hash
+-- The success is told by the hash (finished_at, worker), not written to the history, which
+-- exists only for jobs with retries, crashes or requeues; it expires with the result.
 -- Returns 1 when acknowledged, 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
-redis.call('HSET', KEYS[2], 'status', 'done', unpack(ARGV, 5))
+redis.call('HSET', KEYS[2], 'status', 'done', unpack(ARGV, 4))
 redis.call('HDEL', KEYS[4], ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 if redis.call('INCR', KEYS[5]) == 1 then

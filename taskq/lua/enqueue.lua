@@ -1,30 +1,30 @@
 -- enqueue: record a new job and put it on the ready list or the scheduled set, or refuse a
 -- duplicate id that is still pending.
 -- KEYS[1] job hash      {q}:job:<id>
--- KEYS[2] history list  {q}:history:<id>
+-- KEYS[2] history list  {q}:history:<id> (cleared when a done job's id is reused; the
+--                       enqueue itself is told by the hash's enqueued_at, not written here)
 -- KEYS[3] destination   {q}:ready (list) or {q}:scheduled (sorted set)
 -- KEYS[4] notify list   {q}:notify:<id> (cleared: a reused id must not wake waiters early)
 -- ARGV[1] encoded payload   ARGV[2] "ready" | "scheduled"   ARGV[3] due time in ms (scheduled)
--- ARGV[4] history entry (JSON)   ARGV[5] this enqueue's token (its enqueued_at)
--- ARGV[6..] field, value pairs for the job hash (enqueued_at among them)
+-- ARGV[4] this enqueue's token (its enqueued_at)
+-- ARGV[5..] field, value pairs for the job hash (enqueued_at among them)
 -- Returns 1 when enqueued, also when this very enqueue landed before (a retry after a lost
 -- reply: the job may even have run since, and must not run again), or the status of
 -- another pending job that holds this id.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status then
-  if redis.call('HGET', KEYS[1], 'enqueued_at') == ARGV[5] then
+  if redis.call('HGET', KEYS[1], 'enqueued_at') == ARGV[4] then
     return 1
   end
   if status ~= 'done' then
     return status
   end
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
 if ARGV[2] == 'scheduled' then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 else
   redis.call('LPUSH', KEYS[3], ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 6))
-redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 5))
 return 1

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from typing import Any
 
 import redis
 
+from taskq.config import Settings
 from taskq.job import Payload, decode
 from taskq.keys import Keys
+from taskq.store import RedisStore
 from tests.faults import tasks
 from tests.faults.conftest import WorkerProcess, wait_until
 
@@ -30,7 +31,8 @@ def job_payload(client: redis.Redis, job_id: str) -> Payload:
 
 
 def history(client: redis.Redis, job_id: str) -> list[dict[str, Any]]:
-    return [json.loads(e) for e in client.lrange(KEYS.history(Q, job_id), 0, -1)]
+    """The job's story as taskq tells it (stored events plus enqueue and success)."""
+    return RedisStore(client, Settings(url="redis://unused:1/0")).history(Q, job_id)
 
 
 def events(client: redis.Redis, job_id: str) -> list[str]:
