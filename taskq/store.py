@@ -11,12 +11,13 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 
 import redis
 import tenacity
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 from taskq.config import Settings
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError, StoreError
@@ -97,10 +98,34 @@ class Delivery:
     raw: bytes
     payload: Payload | None
     error: DecodeError | None
+    claim: PendingReply | None = None  # a claim whose reply is read before the job ends
 
     @property
     def job_id(self) -> str:
         return self.payload.id if self.payload is not None else job_id_of(self.raw)
+
+
+class PendingReply:
+    """A command sent on a connection of its own, its reply read later: the job starts while
+    the server records the claim, instead of one round trip later."""
+
+    def __init__(self, client: Any, args: list[Any], fallback: Callable[[], Any]) -> None:
+        self.pool = client.connection_pool
+        self.fallback = fallback  # the same call made the ordinary way (after NOSCRIPT)
+        self.conn = self.pool.get_connection()
+        try:
+            self.conn.send_command(*args)
+        except BaseException:
+            self.pool.release(self.conn)
+            raise
+
+    def result(self) -> Any:
+        try:
+            return self.conn.read_response()
+        except NoScriptError:
+            return self.fallback()
+        finally:
+            self.pool.release(self.conn)
 
 
 @dataclass(frozen=True)
@@ -268,11 +293,19 @@ class RedisStore:
         if raw is None:
             return None
         delivery = self.delivery(queue, worker_id, raw)
-        self.scripts.call(
-            self.client, "claim",
-            [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)],
-            [worker_id, self.lease_clock_ms(), raw, delivery.job_id])
-        return delivery
+        keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
+        args = [worker_id, self.lease_clock_ms(), raw, delivery.job_id]
+        claim = PendingReply(
+            self.client, ["EVALSHA", self.scripts.sha["claim"], len(keys), *keys, *args],
+            lambda: self.scripts.call(self.client, "claim", keys, args))
+        return replace(delivery, claim=claim)
+
+    @translate_errors
+    def confirm_claim(self, delivery: Delivery) -> None:
+        """Read the reply of a claim sent at fetch time; LeaseLostError if the server handed
+        the job back because this worker had lost its lease."""
+        if delivery.claim is not None:
+            delivery.claim.result()
 
     # --- worker: ending a delivery ---------------------------------------------------------
     def _ack_parts(self, d: Delivery, fields: dict[str, Any]) -> tuple[list[str], list[Any]]:

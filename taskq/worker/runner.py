@@ -195,6 +195,18 @@ class Runner:
         log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
                             task=payload.task if payload else None,
                             attempt=payload.attempt if payload else None)
+        try:
+            self.store.confirm_claim(delivery)
+        except LeaseLostError:
+            # This worker was presumed dead while it waited; the server gave the job back to
+            # the queue, so it will run again elsewhere (the at-least-once edge), and our
+            # write would be refused: say so and stop.
+            log.error("fenced", detail="lease lost before the job started; it was handed "
+                      "back to the queue and this worker stops")
+            raise
+        except StoreConnectionError as exc:
+            # The claim only marks the job running; holding it is what the ack checks.
+            log.warning("redis-unavailable", during="claim", error=str(exc))
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock())
         try:
