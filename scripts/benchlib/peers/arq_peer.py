@@ -1,0 +1,87 @@
+"""arq: `await pool.enqueue_job(name)`; no bulk enqueue; worker `arq MODULE.WorkerSettings`
+(one asyncio process per CLI invocation; scale by running more)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from importlib.metadata import version
+from typing import Any
+
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from benchlib import sink
+from benchlib.peer import Args, WorkerConfig
+from benchlib.peers import bin_path
+
+
+async def noop(ctx: dict[str, Any]) -> None:
+    pass
+
+
+async def mark(ctx: dict[str, Any], name: str) -> None:
+    sink.mark(name)
+
+
+async def latency(ctx: dict[str, Any], sent_at: float) -> None:
+    sink.latency(sent_at)
+
+
+REDIS = RedisSettings.from_dsn(os.environ["BENCH_REDIS_URL"])
+LOG = {"version": 1, "disable_existing_loggers": False,
+       "handlers": {"h": {"class": "logging.StreamHandler", "level": "WARNING"}},
+       "loggers": {"arq": {"handlers": ["h"], "level": "WARNING"}}}
+
+
+class WorkerSettings:
+    functions = [noop, mark, latency]
+    redis_settings = REDIS
+
+
+class WorkerSettingsBig:  # arq reads only the class's own attributes: no inheritance
+    functions = [noop, mark, latency]
+    redis_settings = REDIS
+    max_jobs = 100
+    poll_delay = 0.05
+
+
+class Adapter:
+    name = "arq"
+    bulk_api = None
+    pending_key = ("zset", "arq:queue")
+
+    def __init__(self, url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = self.loop.run_until_complete(create_pool(REDIS))
+
+    def version(self) -> str:
+        return version("arq")
+
+    def enqueue_each(self, task: str, n: int, args: Args) -> None:
+        async def run() -> None:
+            enqueue = self.pool.enqueue_job
+            for _ in range(n):
+                await enqueue(task, *args())
+
+        self.loop.run_until_complete(run())
+
+    def enqueue_bulk(self, task: str, n: int, args: Args, batch: int) -> None:
+        raise NotImplementedError
+
+    def worker_configs(self) -> list[WorkerConfig]:
+        def argv(settings: str) -> list[str]:
+            return [bin_path("arq"), f"{__name__}.{settings}", "--custom-log-dict",
+                    f"{__name__}.LOG"]
+
+        cores = os.cpu_count() or 1
+        return [
+            WorkerConfig("default", argv("WorkerSettings"), "arq (max_jobs=10, poll 0.5 s)"),
+            WorkerConfig("x2", argv("WorkerSettings"), f"{cores} x arq", procs=cores),
+            WorkerConfig("x2-big", argv("WorkerSettingsBig"),
+                         f"{cores} x arq, max_jobs=100, poll_delay=0.05", procs=cores),
+        ]
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.pool.aclose())
+        self.loop.close()

@@ -1,0 +1,68 @@
+"""Dramatiq with RedisBroker: `actor.send()`; no bulk enqueue (group().run() sends one by
+one); worker `dramatiq MODULE` (processes x threads)."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import version
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from benchlib import sink
+from benchlib.peer import Args, WorkerConfig
+from benchlib.peers import bin_path
+
+broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"])
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor
+def noop() -> None:
+    pass
+
+
+@dramatiq.actor
+def mark(name: str) -> None:
+    sink.mark(name)
+
+
+@dramatiq.actor
+def latency(sent_at: float) -> None:
+    sink.latency(sent_at)
+
+
+TASKS = {"noop": noop, "mark": mark, "latency": latency}
+
+
+class Adapter:
+    name = "dramatiq"
+    bulk_api = None
+    pending_key = ("list", "dramatiq:default")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def version(self) -> str:
+        return version("dramatiq")
+
+    def enqueue_each(self, task: str, n: int, args: Args) -> None:
+        fn = TASKS[task]
+        for _ in range(n):
+            fn.send(*args())
+
+    def enqueue_bulk(self, task: str, n: int, args: Args, batch: int) -> None:
+        raise NotImplementedError
+
+    def worker_configs(self) -> list[WorkerConfig]:
+        base = [bin_path("dramatiq"), __name__]
+        cores = str(os.cpu_count() or 1)
+        return [
+            WorkerConfig("default", [*base, "-p", "1"], "dramatiq -p 1 (8 threads)"),
+            WorkerConfig("p2-t1", [*base, "-p", cores, "-t", "1"], f"dramatiq -p {cores} -t 1"),
+            WorkerConfig("p2-t8", [*base, "-p", cores],
+                         f"dramatiq -p {cores} (default: one per core, 8 threads)"),
+        ]
+
+    def close(self) -> None:
+        broker.close()

@@ -1,0 +1,68 @@
+"""RQ: `Queue.enqueue`, `Queue.enqueue_many`; worker `rq worker` (forks a work horse per job)."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import version
+
+from redis import Redis
+from rq import Queue
+
+from benchlib import sink
+from benchlib.peer import Args, WorkerConfig
+from benchlib.peers import bin_path
+
+
+def noop() -> None:
+    pass
+
+
+def mark(name: str) -> None:
+    sink.mark(name)
+
+
+def latency(sent_at: float) -> None:
+    sink.latency(sent_at)
+
+
+TASKS = {"noop": noop, "mark": mark, "latency": latency}
+
+
+class Adapter:
+    name = "rq"
+    bulk_api = "Queue.enqueue_many (one pipeline per batch)"
+    pending_key = ("list", "rq:queue:default")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.queue = Queue("default", connection=Redis.from_url(url))
+
+    def version(self) -> str:
+        return version("rq")
+
+    def enqueue_each(self, task: str, n: int, args: Args) -> None:
+        fn, enqueue = TASKS[task], self.queue.enqueue
+        for _ in range(n):
+            enqueue(fn, *args())
+
+    def enqueue_bulk(self, task: str, n: int, args: Args, batch: int) -> None:
+        fn = TASKS[task]
+        for start in range(0, n, batch):
+            self.queue.enqueue_many([Queue.prepare_data(fn, args=tuple(args()))
+                                     for _ in range(min(batch, n - start))])
+
+    def worker_configs(self) -> list[WorkerConfig]:
+        base = [bin_path("rq"), "worker", "-u", self.url, "--logging_level", "WARNING"]
+        pool = [bin_path("rq"), "worker-pool", "-u", self.url, "-l", "WARNING"]
+        cores = str(os.cpu_count() or 1)
+        simple = ["-w", "rq.worker.SimpleWorker"]
+        return [
+            WorkerConfig("default", [*base, "default"], "rq worker (forks per job)"),
+            WorkerConfig("simple", [*base, *simple, "default"],
+                         "rq worker -w rq.worker.SimpleWorker (no fork per job)"),
+            WorkerConfig("pool-simple", [*pool, "-n", cores, *simple, "default"],
+                         f"rq worker-pool -n {cores} -w rq.worker.SimpleWorker"),
+        ]
+
+    def close(self) -> None:
+        self.queue.connection.close()

@@ -1,0 +1,82 @@
+"""taskq: `@task`, `.delay()`, `.enqueue_many()`; worker `taskq worker MODULE`."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import version
+
+from benchlib import roundtrips, sink
+from benchlib.peer import Args, WorkerConfig
+from benchlib.peers import bin_path
+from taskq import Settings, configure, task
+
+roundtrips.install()
+
+
+@task
+def noop() -> None:
+    pass
+
+
+@task
+def mark(name: str) -> None:
+    sink.mark(name)
+
+
+@task
+def latency(sent_at: float) -> None:
+    sink.latency(sent_at)
+
+
+@task
+def mix(blob: str) -> None:
+    sink.mix(blob)
+
+
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "mix": mix}
+
+
+class Adapter:
+    name = "taskq"
+    bulk_api = "Task.enqueue_many"
+    pending_key = ("list", "taskq:{default}:ready")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        configure(Settings(url=url))
+
+    def version(self) -> str:
+        return version("taskq")
+
+    def enqueue_each(self, task: str, n: int, args: Args) -> None:
+        fn = TASKS[task]
+        for _ in range(n):
+            fn.delay(*args())
+
+    def enqueue_bulk(self, task: str, n: int, args: Args, batch: int) -> None:
+        fn = TASKS[task]
+        for start in range(0, n, batch):
+            fn.enqueue_many([tuple(args()) for _ in range(min(batch, n - start))])
+
+    def worker_configs(self) -> list[WorkerConfig]:
+        def cfg(name: str, extra: list[str], describe: str) -> WorkerConfig:
+            argv = [bin_path("taskq"), "worker", __name__, "--url", self.url,
+                    "--log-level", "warning", *extra]
+            return WorkerConfig(name, argv, describe)
+
+        cores = os.cpu_count() or 1
+        return [
+            cfg("default", ["-c", "1"], "taskq worker -c 1 (one child, 1 thread)"),
+            cfg("c2", ["-c", str(cores)], f"taskq worker -c {cores} (default: one per core)"),
+            cfg("c3", ["-c", str(cores + 1)], f"taskq worker -c {cores + 1}"),
+        ]
+
+    def mix_configs(self) -> list[WorkerConfig]:
+        cores = os.cpu_count() or 1
+        argv = [bin_path("taskq"), "worker", __name__, "--url", self.url, "--log-level",
+                "warning", "-c", str(cores)]
+        return [WorkerConfig(f"c{cores}-t{t}", [*argv, "--threads", str(t)],
+                             f"taskq worker -c {cores} --threads {t}") for t in (8, 16)]
+
+    def close(self) -> None:
+        configure(None)

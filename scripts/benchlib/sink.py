@@ -1,0 +1,43 @@
+"""Cheap recording from inside bench tasks: one RPUSH on the bench server.
+
+Every peer's task module calls these, so all systems pay the same recording cost. The client is
+made lazily per process (worker children are forked after import).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import redis
+
+MARK_KEY = "bench:mark:{}"
+LATENCY_KEY = "bench:latency"
+_client: redis.Redis | None = None
+_pid = 0
+
+
+def client() -> redis.Redis:
+    global _client, _pid
+    if _client is None or _pid != os.getpid():
+        _client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+        _pid = os.getpid()
+    return _client
+
+
+def mark(name: str) -> None:
+    """A sentinel job ran: record when (and, for taskq, the child's round-trip count)."""
+    from benchlib import roundtrips
+
+    client().rpush(MARK_KEY.format(name), f"{time.time()!r} {roundtrips.count()} {os.getpid()}")
+
+
+def latency(sent_at: float) -> None:
+    """A latency job started: record start minus enqueue time."""
+    started = time.time()
+    client().rpush(LATENCY_KEY, repr(started - sent_at))
+
+
+def mix(blob: str) -> None:
+    """The realistic job: a 1 KB argument and 1 ms of I/O."""
+    time.sleep(0.001)
