@@ -11,18 +11,18 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 import redis
 import tenacity
 from redis import Redis
-from redis.exceptions import NoScriptError
 
 from taskq.config import Settings
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError, StoreError
-from taskq.job import Payload, decode, job_id_of
+from taskq.job import Payload, decode
 from taskq.keys import Keys
+from taskq.records import Delivery, PendingReply, Release, field_value, flat, history_entry
 from taskq.scripting import Scripts
 
 P = ParamSpec("P")
@@ -70,75 +70,6 @@ ENQUEUE_CHUNK = 1000  # jobs per enqueue_many call: keeps each script call short
 
 def _text(reply: Any) -> Any:
     return reply.decode() if isinstance(reply, bytes) else reply
-
-
-def history_entry(event: str, **details: Any) -> str:
-    return json.dumps({"at": round(time.time(), 3), "event": event, **details})
-
-
-def field_value(value: Any) -> str | bytes | int | float:
-    return value if isinstance(value, (str, bytes, int, float)) else json.dumps(value)
-
-
-def flat(fields: dict[str, Any]) -> list[Any]:
-    """A dict as field, value, field, value... for HSET inside a script."""
-    out: list[Any] = []
-    for key, value in fields.items():
-        out += [key, field_value(value)]
-    return out
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One job handed to one worker. `raw` (with the worker's active list) is the fencing
-    token: only the holder of these exact bytes in that list can end the delivery."""
-
-    queue: str
-    worker_id: str
-    raw: bytes
-    payload: Payload | None
-    error: DecodeError | None
-    claim: PendingReply | None = None  # a claim whose reply is read before the job ends
-
-    @property
-    def job_id(self) -> str:
-        return self.payload.id if self.payload is not None else job_id_of(self.raw)
-
-
-class PendingReply:
-    """A command sent on a connection of its own, its reply read later: the job starts while
-    the server records the claim, instead of one round trip later."""
-
-    def __init__(self, client: Any, args: list[Any], fallback: Callable[[], Any]) -> None:
-        self.pool = client.connection_pool
-        self.fallback = fallback  # the same call made the ordinary way (after NOSCRIPT)
-        self.conn = self.pool.get_connection()
-        try:
-            self.conn.send_command(*args)
-        except BaseException:
-            self.pool.release(self.conn)
-            raise
-
-    def result(self) -> Any:
-        try:
-            return self.conn.read_response()
-        except NoScriptError:
-            return self.fallback()
-        finally:
-            self.pool.release(self.conn)
-
-
-@dataclass(frozen=True)
-class Release:
-    """Where recovery sends one held job: 'ready' (head of line), 'scheduled' or 'dead'."""
-
-    held: bytes
-    next: bytes
-    job_id: str
-    dest: str
-    score: int
-    event: str
-    fields: dict[str, str]
 
 
 class RedisStore:
@@ -270,19 +201,16 @@ class RedisStore:
         except DecodeError as exc:
             return Delivery(queue, worker_id, raw, None, exc)
 
-    def _fetch_call(self, target: Any, queue: str, worker_id: str, n: int) -> Any:
+    def _fetch_parts(self, queue: str, worker_id: str, n: int) -> tuple[list[str], list[Any]]:
         k = self.keys
         keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
-        args = [worker_id, self.lease_clock_ms(), n]
-        if target is self.client:
-            return self.scripts.call(self.client, "fetch", keys, args)
-        self.scripts.queue(target, "fetch", keys, args)
-        return None
+        return keys, [worker_id, self.lease_clock_ms(), n]
 
     @translate_errors
     def fetch(self, queue: str, worker_id: str, n: int = 1) -> list[Delivery]:
         """Take up to n ready jobs without blocking."""
-        raws = self._fetch_call(self.client, queue, worker_id, n)
+        keys, args = self._fetch_parts(queue, worker_id, n)
+        raws = self.scripts.call(self.client, "fetch", keys, args)
         return [self.delivery(queue, worker_id, raw) for raw in raws]
 
     @translate_errors
@@ -327,9 +255,8 @@ class RedisStore:
                       ) -> tuple[bool, list[Delivery]]:
         """Ack one job and take the next ones in one script call (the hot path)."""
         ack_keys, ack_args = self._ack_parts(d, fields)
-        k, q = self.keys, d.queue
-        fetch_keys = [k.ready(q), k.active(q, d.worker_id), k.running(q), k.leases(q)]
-        fetch_args = [d.worker_id, self.lease_clock_ms(), n]
+        q = d.queue
+        fetch_keys, fetch_args = self._fetch_parts(q, d.worker_id, n)
         acked, raws = self.scripts.call(self.client, "ack_fetch", [*ack_keys, *fetch_keys],
                                         [len(ack_args), *ack_args, *fetch_args])
         if isinstance(raws, bytes):
@@ -470,3 +397,7 @@ def _peek_attempt(raw: bytes | None) -> int | None:
 
 def _attempt(d: Delivery) -> int | None:
     return d.payload.attempt if d.payload is not None else None
+
+
+__all__ = ["Delivery", "PendingReply", "RedisStore", "Release", "field_value", "flat",
+           "history_entry", "translate_errors"]
