@@ -147,7 +147,7 @@ class RedisStore:
         scheduled = payload.eta is not None and payload.eta > time.time()
         due = int(payload.eta * 1000) if scheduled and payload.eta else 0
         token = repr(payload.enqueued_at)
-        fields = {"task": payload.task, "queue": q, "enqueued_at": token,
+        fields: dict[str, Any] = {"task": payload.task, "queue": q, "enqueued_at": token,
                   "status": "scheduled" if scheduled else "queued"}
         if scheduled:
             fields["due"] = due

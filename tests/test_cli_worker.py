@@ -77,3 +77,14 @@ def test_the_main_job_runs_end_to_end(store: RedisStore) -> None:
     assert "add(2, 3) -> 5" in done.stdout
     assert "dead letter after 2 attempts" in done.stdout
     assert "exit code 0" in done.stdout
+
+
+def test_max_jobs_replaces_children_and_a_burst_still_drains(store: RedisStore) -> None:
+    jobs = t.add.enqueue_many([(i, 0) for i in range(6)])
+    done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--max-jobs", "2", "--burst",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert [j.result(timeout=1) for j in jobs] == list(range(6))
+    workers = {line.split("worker=")[1].split()[0] for line in done.stderr.splitlines()
+               if "job-succeeded" in line}
+    assert len(workers) == 3  # three children, two jobs each

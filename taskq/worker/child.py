@@ -27,6 +27,7 @@ from taskq.worker.runner import Runner, Slot
 EXIT_OK = 0
 EXIT_LEASE_LOST = 3
 EXIT_ERROR = 4
+EXIT_RECYCLE = 5  # ran --max-jobs jobs: replace me (also in a burst: the queue may not be dry)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
         for i in range(spec.threads)
     ]
     code = _run_all(runners, halt, log)
+    if code == EXIT_OK and spec.max_jobs is not None and not stop.is_set() and any(
+            r.jobs_run >= spec.max_jobs for r in runners):
+        code = EXIT_RECYCLE
     heartbeat.halt()
     if heartbeat.lost.is_set() or code == EXIT_LEASE_LOST:
         return EXIT_LEASE_LOST

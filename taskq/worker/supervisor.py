@@ -25,7 +25,14 @@ from taskq.connection import connect
 from taskq.errors import StoreError
 from taskq.log import get_logger
 from taskq.store import RedisStore
-from taskq.worker.child import EXIT_LEASE_LOST, EXIT_OK, ChildSpec, child_main, make_worker_id
+from taskq.worker.child import (
+    EXIT_LEASE_LOST,
+    EXIT_OK,
+    EXIT_RECYCLE,
+    ChildSpec,
+    child_main,
+    make_worker_id,
+)
 from taskq.worker.recovery import (
     CRASH,
     SHUTDOWN,
@@ -167,7 +174,8 @@ class Supervisor:
     def _schedule_restart(self, index: int, child: Child, code: int | None) -> None:
         """Restart at once, unless the child keeps dying young (Redis down at start, a
         broken import): then back off, up to 10 s, instead of spinning."""
-        died_young = code != EXIT_OK and time.monotonic() - child.started < 2.0
+        died_young = code not in (EXIT_OK, EXIT_RECYCLE) and (
+            time.monotonic() - child.started < 2.0)
         self.quick_deaths[index] = self.quick_deaths.get(index, 0) + 1 if died_young else 0
         delay = min(10.0, 0.25 * 2 ** self.quick_deaths[index]) if died_young else 0.0
         self.pending[index] = time.monotonic() + delay
@@ -184,7 +192,7 @@ class Supervisor:
 
     def _recover_child(self, child: Child, code: int | None) -> None:
         mode, crash = SHUTDOWN, None
-        if child.kill_reason is None and code not in (EXIT_OK, EXIT_LEASE_LOST):
+        if child.kill_reason is None and code not in (EXIT_OK, EXIT_LEASE_LOST, EXIT_RECYCLE):
             mode = CRASH
             sig = signal_name(-code) if code is not None and code < 0 else None
             reason = f"killed by {sig}" if sig else f"exited with code {code}"

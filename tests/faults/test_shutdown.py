@@ -84,6 +84,27 @@ def test_sigterm_requeues_a_job_that_outlives_grace_at_the_head(server, store: R
     stop_cleanly(again)
 
 
+def test_a_second_signal_requeues_at_once_without_waiting_for_grace(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    # Given a worker with a long grace period in the middle of a long job
+    worker = spawn(server.url, grace=60)
+    tasks.hold.enqueue(args=["twice"], job_id="twice", store=store)
+    wait_started(records, "twice")
+
+    # When it gets SIGTERM, and then SIGINT (a second Ctrl-C) while the job still runs
+    worker.signal(signal.SIGTERM)
+    worker.wait_log("worker-stopping")
+    worker.signal(signal.SIGINT)
+
+    # Then it exits 0 well before the grace period (the wait is bounded by the test's
+    # timeout, far below 60 s) and the job is back at the head of ready, uncounted
+    assert worker.wait() == 0, worker.log()[-3000:]
+    assert [decode(raw).id for raw in redis_client.lrange(KEYS.ready(Q), 0, -1)] == ["twice"]
+    assert events(redis_client, "twice") == ["enqueued", "requeued"]
+    assert job_payload(redis_client, "twice").crashes == 0
+    assert worker_residue(redis_client) == []
+
+
 def test_full_lifecycle_leaves_exactly_the_expected_keys(server, store: RedisStore,
                                                          redis_client: redis.Redis, records,
                                                          spawn) -> None:
