@@ -72,10 +72,6 @@ class Keys:
         """Per-minute count of jobs that ended `done` or `failed`."""
         return self._q(queue, "count", outcome, str(minute))
 
-    def promote_lock(self, queue: str) -> str:
-        """Short-lived key that lets one worker per interval promote due jobs."""
-        return self._q(queue, "promote-lock")
-
     # --- global --------------------------------------------------------------------------
     def queues(self) -> str:
         """Set of queue names ever enqueued to (for stats and admin)."""
@@ -95,5 +91,5 @@ class Keys:
             self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
             self.dead(queue), self.leases(queue), self.running(queue), self.job(queue, job_id),
             self.history(queue, job_id), self.notify(queue, job_id),
-            self.counter(queue, "done", 0), self.promote_lock(queue),
+            self.counter(queue, "done", 0),
         ]
