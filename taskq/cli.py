@@ -93,6 +93,9 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     from taskq.worker.child import ChildSpec
     from taskq.worker.supervisor import Supervisor
 
+    if not modules:
+        raise click.UsageError("name the modules that define your tasks, for example: "
+                               "taskq worker workers.example")
     configure_logging(log_format, log_level)
     import_modules(modules)
     settings = settings_from(url, prefix)

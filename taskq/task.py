@@ -119,6 +119,11 @@ class Task(Generic[P, R]):
         queue: str | None = None, retries: int | None = None, timeout: float | None = None,
     ) -> Payload:
         """Check a call and turn it into a payload, without touching Redis."""
+        if self.name.startswith("__main__."):
+            raise ConfigurationError(
+                f"task {self.name!r} is defined in the script being run, which workers cannot "
+                f"import; move it to a module (for example workers/tasks.py) and run "
+                f"`taskq worker workers.tasks`, or give it a name with @task(name=...)")
         args, kwargs = list(args), dict(kwargs or {})
         self.check_arguments(args, kwargs)
         if delay is not None and eta is not None:

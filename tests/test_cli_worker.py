@@ -55,10 +55,14 @@ def test_misuse_gives_a_clear_message_and_exit_code(store: RedisStore) -> None:
     bad_module = run_cli("worker", "no.such.module", "--burst", url=store.settings.url or "")
     assert bad_module.returncode == 2
     assert "cannot import 'no.such.module'" in bad_module.stderr
-    bad_url = run_cli("worker", "--burst", url="http://nope")
+    no_modules = run_cli("worker", "--burst", url=store.settings.url or "")
+    assert no_modules.returncode == 2
+    assert "name the modules that define your tasks" in no_modules.stderr
+    bad_url = run_cli("worker", "tests.sample_tasks", "--burst", url="http://nope")
     assert bad_url.returncode == 3
     assert "must start with redis://" in bad_url.stderr
-    bad_queue = run_cli("worker", "-q", "has space", "--burst", url=store.settings.url or "")
+    bad_queue = run_cli("worker", "tests.sample_tasks", "-q", "has space", "--burst",
+                        url=store.settings.url or "")
     assert bad_queue.returncode == 3 and "queue name" in bad_queue.stderr
 
 

@@ -144,3 +144,18 @@ def test_an_unreachable_server_raises_a_taskq_error(store: RedisStore) -> None:
     dead = RedisStore(client, Settings(url="redis://127.0.0.1:1/0"))
     with pytest.raises(StoreConnectionError, match="did not answer"):
         t.add.enqueue(args=[1, 2], store=dead)
+
+
+def test_a_task_defined_in_the_running_script_is_refused_at_enqueue(store: RedisStore) -> None:
+    from taskq import task
+    from taskq.errors import ConfigurationError
+
+    def local(x: int) -> int:
+        return x
+
+    local.__module__ = "__main__"
+    scripted = task(local)
+    assert scripted(2) == 2  # still callable in-process
+    with pytest.raises(ConfigurationError, match="workers cannot import"):
+        scripted.delay(1)
+    assert store.client.dbsize() == 0
