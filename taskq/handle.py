@@ -44,7 +44,11 @@ class Job:
         ResultTimeoutError when time runs out."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            record = self.refresh()
+            record = self._store.watch(self.queue, self.id)
+            if not record:
+                raise JobNotFoundError(
+                    f"no job {self.id} in queue {self.queue!r}: wrong id, or its result expired")
+            self._record = record
             if record["status"] == "done":
                 return json.loads(record.get("result", "null"))
             if record["status"] == "dead":

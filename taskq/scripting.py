@@ -16,7 +16,7 @@ from redis.exceptions import NoScriptError
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
-    "import_dead", "claim",
+    "import_dead", "claim", "watch",
 )
 
 

@@ -369,6 +369,13 @@ class RedisStore:
         return events
 
     @translate_errors
+    def watch(self, queue: str, job_id: str) -> dict[str, str]:
+        """Mark the job as waited for (so that its end is signalled) and return its hash."""
+        flat_reply = self.scripts.call(self.client, "watch", [self.keys.job(queue, job_id)], [])
+        return {k.decode(): v.decode(errors="replace")
+                for k, v in zip(flat_reply[::2], flat_reply[1::2], strict=True)}
+
+    @translate_errors
     def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
         """Block on the server until the job ends (done or dead) or timeout; True if ended.
         BLMOVE onto the same list rotates it, so every waiter wakes, and none consumes."""

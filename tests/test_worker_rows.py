@@ -279,3 +279,11 @@ def test_per_call_options_are_validated_at_enqueue(store: RedisStore) -> None:
     with pytest.raises(ConfigurationError, match="job_id"):
         t.add.enqueue(args=[1, 2], job_id="x" * 65)
     assert store.client.dbsize() == 0
+
+
+def test_a_success_nobody_waits_for_leaves_no_notify_list(store: RedisStore) -> None:
+    unwatched, watched = t.add.delay(1, 1), t.add.delay(2, 2)
+    store.watch(Q, watched.id)  # what Job.result() does before it blocks
+    drain(store)
+    assert not store.client.exists(store.keys.notify(Q, unwatched.id))
+    assert store.client.lrange(store.keys.notify(Q, watched.id), 0, -1) == [b"done"]

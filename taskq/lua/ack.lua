@@ -18,6 +18,9 @@ redis.call('EXPIRE', KEYS[3], ARGV[3])
 if redis.call('INCR', KEYS[5]) == 1 then
   redis.call('EXPIRE', KEYS[5], 180)
 end
-redis.call('RPUSH', KEYS[6], 'done')
-redis.call('EXPIRE', KEYS[6], ARGV[3])
+if redis.call('HEXISTS', KEYS[2], 'waiters') == 1 then
+  -- Someone waits in Job.result() (watch.lua marked the job): wake them.
+  redis.call('RPUSH', KEYS[6], 'done')
+  redis.call('EXPIRE', KEYS[6], ARGV[3])
+end
 return 1
