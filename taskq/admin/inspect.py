@@ -81,15 +81,17 @@ def queue_names(store: RedisStore, only: tuple[str, ...] = ()) -> list[str]:
 def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
                 ) -> list[QueueStats]:
     """Two round trips: the counts, then the history of each queue's oldest ready job."""
-    now = time.time() if now is None else now
+    now_given, now = now, time.time() if now is None else now
     k, minute, now_ms = store.keys, int(now // 60), int(now * 1000)
+    # Leases are stamped on the server's clock; judge them on it too.
+    lease_now_ms = store.lease_clock_ms() if now_given is None else now_ms
     pipe = store.client.pipeline(transaction=False)
     for q in queues:
         pipe.llen(k.ready(q))
         pipe.zcard(k.scheduled(q))
         pipe.hlen(k.running(q))
         pipe.zcard(k.dead(q))
-        pipe.zcount(k.leases(q), now_ms, "+inf")
+        pipe.zcount(k.leases(q), lease_now_ms, "+inf")
         pipe.mget([k.counter(q, outcome, m) for outcome in ("done", "failed")
                    for m in (minute, minute - 1)])
         pipe.lindex(k.ready(q), -1)
@@ -139,7 +141,8 @@ def _enqueued_at(raw: bytes) -> float | None:
 def workers(store: RedisStore, include_expired: bool = False, now: float | None = None
             ) -> list[WorkerView]:
     """Registered workers with their current jobs (three round trips)."""
-    now = time.time() if now is None else now
+    # Leases are stamped on the server's clock; judge them on it too.
+    now = store.lease_clock_ms() / 1000 if now is None else now
     client, k = store.client, store.keys
     entries = [(m.decode(), s / 1000) for m, s in client.zrange(k.workers(), 0, -1,
                                                                 withscores=True)]
