@@ -17,6 +17,7 @@ from taskq.errors import DecodeError
 from taskq.serializer import get_serializer
 
 SCHEMA_VERSION = 1
+MAX_ID_BYTES = 64
 
 
 def new_job_id() -> str:
@@ -104,17 +105,20 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def valid_job_id(job_id: object) -> bool:
+    """Ids become key names and fill a fixed slot in the timeout table: 1 to 64 bytes."""
+    return isinstance(job_id, str) and 0 < len(job_id.encode()) <= MAX_ID_BYTES
+
+
 def _type_problem(payload: Payload) -> str | None:
     for name, types in _TYPES.items():
         value = getattr(payload, name)
         if not isinstance(value, types) or isinstance(value, bool):
             return f"{name!r} has the wrong type ({type(value).__name__})"
-    if not payload.id or len(payload.id.encode()) > MAX_ID_BYTES:
+    if not valid_job_id(payload.id):
         return f"'id' must be 1 to {MAX_ID_BYTES} bytes"
     return None
 
-
-MAX_ID_BYTES = 64
 
 
 def peek_id(raw: bytes) -> str | None:
@@ -124,9 +128,7 @@ def peek_id(raw: bytes) -> str | None:
     except DecodeError:
         return None
     job_id = obj.get("id")
-    if isinstance(job_id, str) and 0 < len(job_id.encode()) <= MAX_ID_BYTES:
-        return job_id
-    return None
+    return job_id if valid_job_id(job_id) else None
 
 
 def job_id_of(raw: bytes) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from taskq.errors import BadArgumentsError, ConfigurationError, TaskqError, UnknownTaskError
 from taskq.handle import Job
-from taskq.job import MAX_ID_BYTES, Payload, new_job_id
+from taskq.job import MAX_ID_BYTES, Payload, new_job_id, valid_job_id
 from taskq.keys import check_queue_name
 from taskq.retry import Backoff
 from taskq.serializer import get_serializer
@@ -137,7 +137,7 @@ class Task(Generic[P, R]):
             raise ConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
             raise ConfigurationError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-        if job_id is not None and not _valid_job_id(job_id):
+        if job_id is not None and not valid_job_id(job_id):
             raise ConfigurationError(
                 f"job_id must be a str of 1 to {MAX_ID_BYTES} bytes, got {job_id!r}")
         return Payload(
@@ -159,10 +159,6 @@ class Task(Generic[P, R]):
             serializer.check(value, f"args[{i}]")
         for key, value in kwargs.items():
             serializer.check(value, f"kwargs[{key!r}]")
-
-
-def _valid_job_id(job_id: object) -> bool:
-    return isinstance(job_id, str) and 0 < len(job_id.encode()) <= MAX_ID_BYTES
 
 
 def _default_store() -> RedisStore:

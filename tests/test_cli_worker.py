@@ -92,3 +92,11 @@ def test_max_jobs_replaces_children_and_a_burst_still_drains(store: RedisStore) 
     workers = {line.split("worker=")[1].split()[0] for line in done.stderr.splitlines()
                if "job-succeeded" in line}
     assert len(workers) == 3  # three children, two jobs each
+
+
+def test_console_logs_carry_no_colour_codes_off_a_terminal(store: RedisStore) -> None:
+    t.add.delay(1, 1)
+    done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--burst",
+                   url=store.settings.url or "")
+    assert "job-succeeded" in done.stderr
+    assert "\x1b[" not in done.stderr

@@ -15,7 +15,6 @@ from taskq.retry import Backoff
 from taskq.store import RedisStore, Release, history_entry
 from taskq.task import get_task
 from taskq.worker.decision import TIMED_OUT, Outcome, after_crash, decide
-from taskq.worker.slots import ID_BYTES
 
 CRASH = "crash"
 SHUTDOWN = "shutdown"
@@ -49,7 +48,7 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
         return Release(raw, raw, job_id, "dead", int(now * 1000),
                        history_entry("dead-lettered", reason="undecodable"),
                        {"reason": "undecodable", "error": str(exc)})
-    if payload.id.encode()[:ID_BYTES].decode(errors="replace") in timed_out:
+    if payload.id in timed_out:  # decode guarantees ids fit the timeout slots whole
         action = decide(Outcome(TIMED_OUT), payload, backoff_for(payload.task), now)
         fields = {"reason": "timed out", "error_type": "TimeoutError",
                   "error": f"ran longer than its timeout of {payload.timeout} s"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
-ID_BYTES = 64
+from taskq.job import MAX_ID_BYTES as ID_BYTES  # ids are at most this long
 
 
 class SharedSlots:

@@ -105,6 +105,25 @@ def test_a_second_signal_requeues_at_once_without_waiting_for_grace(
     assert worker_residue(redis_client) == []
 
 
+def test_sigusr1_dumps_the_childrens_thread_stacks_and_the_job_goes_on(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    # Given a worker in the middle of a job
+    worker = spawn(server.url)
+    tasks.hold.enqueue(args=["dump"], job_id="dump", store=store)
+    wait_started(records, "dump")
+
+    # When it gets SIGUSR1
+    worker.signal(signal.SIGUSR1)
+
+    # Then the child prints every thread's stack (the runner is inside the task), and the job
+    # still finishes normally
+    log = worker.wait_log("most recent call first")
+    assert "Thread 0x" in log and "in hold" in log
+    records.rpush(tasks.release_key("dump"), "go")
+    wait_status(redis_client, "dump", "done")
+    stop_cleanly(worker)
+
+
 def test_full_lifecycle_leaves_exactly_the_expected_keys(server, store: RedisStore,
                                                          redis_client: redis.Redis, records,
                                                          spawn) -> None:
