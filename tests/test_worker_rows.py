@@ -226,7 +226,7 @@ def test_reusing_a_done_jobs_id_does_not_wake_waiters_early(store: RedisStore) -
 
 def test_leases_follow_the_servers_clock_not_a_skewed_local_one(
         store: RedisStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import taskq.store as store_module
+    import taskq.store.base as store_module
 
     real_time = time.time
     monkeypatch.setattr(store_module.time, "time", lambda: real_time() + 3600)  # 1 h fast

@@ -1,0 +1,26 @@
+"""The only code that talks to Redis about queue state, split by concern:
+
+- `base`: client, scripts, server clock, error translation;
+- `transitions`: enqueue, fetch, claim, ack, retry, dead-letter, promote;
+- `leases`: worker membership and recovery of dead workers' jobs;
+- `reads`: job records, history, result waits.
+
+Every transition is one Lua script (or one command) so that a job id sits in exactly one
+place at every instant: ready list, a worker's active list, scheduled set, or dead set.
+"""
+
+from __future__ import annotations
+
+from taskq.records import Delivery, PendingReply, Release, field_value, flat, history_entry
+from taskq.store.base import StoreBase, now_ms, translate_errors
+from taskq.store.leases import Leases
+from taskq.store.reads import Reads
+from taskq.store.transitions import Transitions
+
+
+class RedisStore(Transitions, Leases, Reads):
+    """One connection's view of taskq's state: every transition and read, as methods."""
+
+
+__all__ = ["Delivery", "PendingReply", "RedisStore", "Release", "StoreBase", "field_value",
+           "flat", "history_entry", "now_ms", "translate_errors"]

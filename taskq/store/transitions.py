@@ -1,0 +1,192 @@
+"""Transitions: enqueue, fetch, claim, ack, retry, dead-letter, promote. Each is one Lua
+script (or one command), so that a job id sits in exactly one place at every instant."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
+from taskq.job import Payload, decode
+from taskq.records import Delivery, PendingReply, flat, history_entry
+from taskq.store.base import (
+    ENQUEUE_CHUNK,
+    StoreBase,
+    _text,
+    now_ms,
+    retry_connection,
+    translate_errors,
+)
+
+
+class Transitions(StoreBase):
+    # --- producer ------------------------------------------------------------------------
+    def enqueue(self, payloads: Sequence[Payload]) -> list[Any]:
+        """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id.
+        Retried on connection trouble: enqueue.lua recognises an enqueue that landed before
+        (its token), so a lost reply neither loses nor doubles the job."""
+        try:
+            return self._enqueue_once(payloads)
+        except StoreConnectionError:
+            return retry_connection(self._enqueue_once)(payloads)
+
+    @translate_errors
+    def _enqueue_once(self, payloads: Sequence[Payload]) -> list[Any]:
+        new_queues = {p.queue for p in payloads} - self._known_queues
+        if len(payloads) == 1 and not new_queues:  # the common case: one plain EVALSHA
+            keys, args = self._enqueue_parts(payloads[0])
+            return [_text(self.scripts.call(self.client, "enqueue", keys, args))]
+        pipe = self.client.pipeline(transaction=False)
+        order: list[int] = []  # reply positions, to give the results back in call order
+        by_queue: dict[str, list[int]] = {}
+        for i, payload in enumerate(payloads):
+            by_queue.setdefault(payload.queue, []).append(i)
+        for indexes in by_queue.values():  # one script call per queue: one cluster slot
+            for chunk in range(0, len(indexes), ENQUEUE_CHUNK):
+                part = indexes[chunk:chunk + ENQUEUE_CHUNK]
+                keys, args = [], []
+                for i in part:
+                    job_keys, job_args = self._enqueue_parts(payloads[i])
+                    keys += job_keys
+                    args += [len(job_args), *job_args]
+                self.scripts.queue(pipe, "enqueue_many", keys, args)
+                order += part
+        if new_queues:
+            pipe.sadd(self.keys.queues(), *new_queues)
+        replies = self.scripts.run_pipeline(self.client, pipe)
+        self._known_queues |= new_queues
+        results: list[Any] = [None] * len(payloads)
+        flat_replies = [r for reply in replies[: len(replies) - bool(new_queues)] for r in reply]
+        for i, reply in zip(order, flat_replies, strict=True):
+            results[i] = _text(reply)
+        return results
+
+    def _enqueue_parts(self, payload: Payload) -> tuple[list[str], list[Any]]:
+        k, q = self.keys, payload.queue
+        scheduled = payload.eta is not None and payload.eta > time.time()
+        due = int(payload.eta * 1000) if scheduled and payload.eta else 0
+        token = repr(payload.enqueued_at)
+        fields: dict[str, Any] = {"task": payload.task, "queue": q, "enqueued_at": token,
+                  "status": "scheduled" if scheduled else "queued"}
+        if scheduled:
+            fields["due"] = due
+        keys = [k.job(q, payload.id), k.history(q, payload.id),
+                k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
+        args = [payload.encode(), "scheduled" if scheduled else "ready", due, token,
+                *flat(fields)]
+        return keys, args
+
+    # --- worker: fetch ---------------------------------------------------------------------
+    def delivery(self, queue: str, worker_id: str, raw: bytes) -> Delivery:
+        try:
+            return Delivery(queue, worker_id, raw, decode(raw, self.allow_pickle), None)
+        except DecodeError as exc:
+            return Delivery(queue, worker_id, raw, None, exc)
+
+    def _fetch_parts(self, queue: str, worker_id: str, n: int) -> tuple[list[str], list[Any]]:
+        k = self.keys
+        keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
+        return keys, [worker_id, self.lease_clock_ms(), n]
+
+    @translate_errors
+    def fetch(self, queue: str, worker_id: str, n: int = 1) -> list[Delivery]:
+        """Take up to n ready jobs without blocking."""
+        keys, args = self._fetch_parts(queue, worker_id, n)
+        raws = self.scripts.call(self.client, "fetch", keys, args)
+        return [self.delivery(queue, worker_id, raw) for raw in raws]
+
+    @translate_errors
+    def fetch_blocking(self, queue: str, worker_id: str, timeout: float) -> Delivery | None:
+        """Block until a job is ready (BLMOVE into the active list), then mark it running."""
+        k = self.keys
+        raw = self._blmove(k.ready(queue), k.active(queue, worker_id), timeout)
+        if raw is None:
+            return None
+        delivery = self.delivery(queue, worker_id, raw)
+        keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
+        args = [worker_id, self.lease_clock_ms(), raw, delivery.job_id]
+        claim = PendingReply(
+            self.client, ["EVALSHA", self.scripts.sha["claim"], len(keys), *keys, *args],
+            lambda: self.scripts.call(self.client, "claim", keys, args))
+        return replace(delivery, claim=claim)
+
+    @translate_errors
+    def confirm_claim(self, delivery: Delivery) -> None:
+        """Read the reply of a claim sent at fetch time; LeaseLostError if the server handed
+        the job back because this worker had lost its lease."""
+        if delivery.claim is not None:
+            delivery.claim.result()
+
+    # --- worker: ending a delivery ---------------------------------------------------------
+    def _ack_parts(self, d: Delivery, fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        keys = [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+                k.counter(q, "done", minute), k.notify(q, jid)]
+        args = [d.raw, jid, self.settings.result_ttl, *flat(fields)]
+        return keys, args
+
+    @translate_errors
+    def ack(self, d: Delivery, fields: dict[str, Any]) -> bool:
+        """Success: store result fields, end the job as done. False when fenced."""
+        keys, args = self._ack_parts(d, fields)
+        return bool(self.scripts.call(self.client, "ack", keys, args))
+
+    @translate_errors
+    def ack_and_fetch(self, d: Delivery, fields: dict[str, Any], n: int
+                      ) -> tuple[bool, list[Delivery]]:
+        """Ack one job and take the next ones in one script call (the hot path)."""
+        ack_keys, ack_args = self._ack_parts(d, fields)
+        q = d.queue
+        fetch_keys, fetch_args = self._fetch_parts(q, d.worker_id, n)
+        acked, raws = self.scripts.call(self.client, "ack_fetch", [*ack_keys, *fetch_keys],
+                                        [len(ack_args), *ack_args, *fetch_args])
+        if isinstance(raws, bytes):
+            # The lease is lost. The ack's own outcome must still reach the worker.
+            raise LeaseLostError(raws.decode(errors="replace"), acked=bool(acked))
+        return bool(acked), [self.delivery(q, d.worker_id, raw) for raw in raws]
+
+    @translate_errors
+    def retry(self, d: Delivery, nxt: Payload, due_ms: int, count_failure: bool,
+              event: str, fields: dict[str, Any]) -> bool:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        return bool(self.scripts.call(
+            self.client, "retry",
+            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+             k.scheduled(q), k.counter(q, "failed", minute)],
+            [d.raw, nxt.encode(), jid, due_ms, "1" if count_failure else "0",
+             history_entry(event, worker=d.worker_id, attempt=_attempt(d), due=due_ms / 1000),
+             *flat(fields)],
+        ))
+
+    @translate_errors
+    def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> bool:
+        k, q, jid = self.keys, d.queue, d.job_id
+        minute = int(time.time() // 60)
+        base = {"payload": d.raw, "queue": q}
+        if d.payload is not None:
+            base["task"] = d.payload.task
+        return bool(self.scripts.call(
+            self.client, "dead",
+            [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
+             k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid)],
+            [d.raw, jid, now_ms(),
+             history_entry(event, worker=d.worker_id, attempt=_attempt(d),
+                           reason=fields.get("reason", "")),
+             *flat({**base, **fields})],
+        ))
+
+    @translate_errors
+    def promote_due(self, queue: str, limit: int = 1000) -> tuple[int, float | None]:
+        """Move due scheduled jobs to ready. Returns (moved, next due time in s or None)."""
+        k = self.keys
+        moved, nxt = self.scripts.call(
+            self.client, "promote", [k.scheduled(queue), k.ready(queue)], [now_ms(), limit])
+        return int(moved), (None if int(nxt) < 0 else int(nxt) / 1000)
+
+
+def _attempt(d: Delivery) -> int | None:
+    return d.payload.attempt if d.payload is not None else None
