@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from taskq.admin.options import prefix_option, queue_option, settings_from, url_option
 from taskq.config import Settings
 from taskq.errors import TaskqError
 from taskq.log import LOG_FORMATS, LOG_LEVELS, configure_logging
@@ -19,28 +20,33 @@ EXIT_USAGE = 2  # click's own code for bad usage
 EXIT_CONFIG = 3  # settings or Redis unusable
 
 
-def settings_from(url: str | None, prefix: str | None) -> Settings:
-    options: dict[str, Any] = {}
-    if prefix:
-        options["prefix"] = prefix
-    settings = Settings.from_env(**options)
-    return settings.with_url(url) if url else settings
+__all__ = ["EXIT_CONFIG", "EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE", "main", "settings_from"]
+
+
+def dotted_name(module: str) -> str | None:
+    """'workers/maths.py' -> 'workers.maths': the module name a file path stands for."""
+    if not (module.endswith(".py") or "/" in module or "\\" in module):
+        return None
+    path = module.removesuffix(".py").replace("\\", "/").strip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    name = path.replace("/", ".")
+    return name if name and all(part.isidentifier() for part in name.split(".")) else None
 
 
 def import_modules(modules: tuple[str, ...]) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     for name in modules:
+        dotted = dotted_name(name)
+        if dotted:
+            raise click.BadParameter(
+                f"{name!r} is a file path; workers import tasks by module name: "
+                f"taskq worker {dotted}", param_hint="MODULE")
         try:
             importlib.import_module(name)
         except ImportError as exc:
             raise click.BadParameter(f"cannot import {name!r}: {exc}", param_hint="MODULE") from exc
-
-
-url_option = click.option("--url", envvar="TASKQ_REDIS_URL", default=None,
-                          help="Redis URL (redis://, rediss://, unix://). Default: "
-                               "$TASKQ_REDIS_URL, $REDIS_URL, else the embedded server.")
-prefix_option = click.option("--prefix", default=None, help="Key prefix (default: taskq).")
 
 
 class TaskqGroup(click.Group):
@@ -58,12 +64,13 @@ class TaskqGroup(click.Group):
 @click.version_option(package_name="taskq")
 def main() -> None:
     """taskq: a task queue on Redis that never loses a job."""
+    # Library notices (an embedded server started, ...) go to stderr, never into the output.
+    configure_logging("console", "info")
 
 
 @main.command()
 @click.argument("modules", nargs=-1)
-@click.option("-q", "--queue", "queues", multiple=True,
-              help="Queue to serve, highest priority first (repeatable). Default: default.")
+@queue_option("Queue to serve, highest priority first (repeatable). Default: default.")
 @click.option("-c", "--processes", type=click.IntRange(min=1), default=None,
               help="Child processes (default: one per core).")
 @click.option("--threads", type=click.IntRange(min=1), default=1,
@@ -89,20 +96,18 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
 
-    from taskq.keys import check_queue_name
     from taskq.worker.child import ChildSpec
     from taskq.worker.supervisor import Supervisor
 
     if not modules:
         raise click.UsageError("name the modules that define your tasks, for example: "
                                "taskq worker workers.example")
+    settings = settings_from(url, prefix)  # bad settings are usage errors, before any start
     configure_logging(log_format, log_level)
     import_modules(modules)
-    settings = settings_from(url, prefix)
     if lease:
         settings = replace(settings, lease_ttl=lease)
-    spec = ChildSpec(settings=settings,
-                     queues=tuple(check_queue_name(q) for q in (queues or ("default",))),
+    spec = ChildSpec(settings=settings, queues=queues or ("default",),
                      threads=threads, burst=burst, max_jobs=max_jobs,
                      allow_pickle=allow_pickle, log_format=log_format, log_level=log_level)
     from taskq.doctor import warn_at_start

@@ -26,11 +26,13 @@ class Settings:
     """How to reach Redis and the knobs every taskq process shares.
 
     `url` None means: use the embedded Valkey server kept in `home` (see taskq.server).
+    `home` defaults to the project's `.taskq/`, found from the current folder the way git
+    finds its repository (see `find_project_home`).
     """
 
     url: str | None = field(default=None, repr=False)
     prefix: str = "taskq"
-    home: Path = Path(".taskq")
+    home: Path = field(default_factory=lambda: find_project_home())
     result_ttl: int = 24 * 3600  # seconds a finished job's result and story are kept
     lease_ttl: float = 30.0  # a worker silent this long is presumed dead
     poison_crashes: int = 3  # crashes after which a job is dead-lettered as poison
@@ -79,11 +81,38 @@ class Settings:
         return replace(self, url=url)
 
 
+HOME_NAME = ".taskq"
+PROJECT_MARKERS = ("pyproject.toml",)
+
+
+def find_project_home(start: Path | None = None) -> Path:
+    """The project's `.taskq/` folder: walking up from `start` (default: the current folder),
+    the first folder that holds `.taskq/` or a pyproject.toml is the project's root, as git
+    finds a repository from any sub-folder. With neither anywhere above, `start/.taskq`.
+    So a command run from `src/app/` or a test run from `tests/` finds the one server."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_NAME).is_dir() or any((folder / m).is_file()
+                                                for m in PROJECT_MARKERS):
+            return folder / HOME_NAME
+    return here / HOME_NAME
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not a usable Redis URL (None when it is), with what to write instead."""
+    try:
+        _validate_url(url)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
+
+
 def _validate_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in URL_SCHEMES:
         raise ConfigurationError(
-            f"Redis URL {redact_url(url)!r} must start with redis://, rediss:// (TLS) or unix://"
+            f"Redis URL {redact_url(url)!r} must start with redis://, rediss:// (TLS) or "
+            f"unix://{_url_hint(url)}"
         )
     if parts.scheme == "unix":
         if not parts.path:
@@ -100,6 +129,15 @@ def _validate_url(url: str) -> None:
         raise ConfigurationError(
             f"Redis URL {redact_url(url)!r}: the path must be a database number, got {db!r}"
         )
+
+
+def _url_hint(url: str) -> str:
+    """'localhost:6379' -> '; did you mean redis://localhost:6379/0?'"""
+    bare = url.split("://", 1)[-1].split("/", 1)[0].rpartition("@")[2]
+    host, _, port = bare.partition(":")
+    if host and (not port or port.isdigit()):
+        return f"; did you mean redis://{host}:{port or 6379}/0?"
+    return ""
 
 
 def redact_url(url: str) -> str:

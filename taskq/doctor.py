@@ -206,6 +206,11 @@ def warn_at_start(settings: Settings) -> None:
             checks = evaluate(gather(client))
         finally:
             client.close()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        log.error("redis-unreachable", url=settings.safe_url, error=str(exc),
+                  detail=f"no Redis answers at {settings.safe_url}; start it or fix --url / "
+                  "TASKQ_REDIS_URL. The worker keeps retrying with backoff until it answers")
+        return
     except Exception as exc:  # a check must never be the reason a worker does not start
         log.warning("doctor-skipped", error=str(exc), url=settings.safe_url)
         return

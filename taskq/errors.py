@@ -15,6 +15,11 @@ class EmbeddedServerError(ConfigurationError):
     """The embedded Valkey server could not be found or started."""
 
 
+class ServerNotRunningError(EmbeddedServerError):
+    """No Redis URL is set and no embedded server runs, and the command only reads: it does
+    not start one (an empty new server would only say "no queues")."""
+
+
 class SerializationError(TaskqError):
     """A value cannot be encoded by the job serializer (raised at enqueue)."""
 

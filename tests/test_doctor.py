@@ -141,4 +141,4 @@ def test_worker_start_survives_a_server_without_config(tmp_path: Path) -> None:
 
 def test_worker_start_survives_an_unreachable_server(tmp_path: Path) -> None:
     events = captured_warnings(Settings(url=f"redis://127.0.0.1:{free_port()}/0", home=tmp_path))
-    assert [e["event"] for e in events] == ["doctor-skipped"]
+    assert [e["event"] for e in events] == ["redis-unreachable"]

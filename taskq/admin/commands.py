@@ -9,7 +9,14 @@ import click
 
 from taskq.admin import inspect, render
 from taskq.admin.dead_commands import dead
-from taskq.admin.options import echo_json, json_option, open_store, prefix_option, url_option
+from taskq.admin.options import (
+    echo_json,
+    json_option,
+    open_store,
+    prefix_option,
+    queue_option,
+    url_option,
+)
 
 EXIT_PROBLEM = 1  # same meaning as taskq.cli.EXIT_PROBLEM
 
@@ -21,7 +28,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.option("-q", "--queue", "queues", multiple=True, help="Only this queue (repeatable).")
+@queue_option("Only this queue (repeatable).")
 @json_option
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
@@ -63,7 +70,7 @@ def _show_stats(rows: list[inspect.QueueStats], now: float, as_json: bool, watch
 
 @click.command()
 @click.argument("job_id")
-@click.option("-q", "--queue", "queues", multiple=True, help="Look only in this queue.")
+@queue_option("Look only in this queue.")
 @json_option
 @url_option
 @prefix_option
@@ -97,13 +104,14 @@ def workers(include_expired: bool, as_json: bool, url: str | None, prefix: str |
 
 
 @click.command()
+@queue_option("Only this queue (repeatable).")
 @json_option
 @url_option
 @prefix_option
-def queues(as_json: bool, url: str | None, prefix: str | None) -> None:
+def queues(queues: tuple[str, ...], as_json: bool, url: str | None, prefix: str | None) -> None:
     """Every queue taskq has seen, with its sizes."""
     with open_store(url, prefix) as store:
-        rows = inspect.queue_stats(store, inspect.queue_names(store))
+        rows = inspect.queue_stats(store, inspect.queue_names(store, queues))
     if as_json:
         echo_json([{k: getattr(r, k) for k in ("queue", "ready", "scheduled", "active", "dead")}
                    for r in rows])

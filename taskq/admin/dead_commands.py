@@ -27,6 +27,7 @@ from taskq.admin.options import (
     on_terminal,
     open_store,
     prefix_option,
+    queue_option,
     url_option,
 )
 
@@ -66,7 +67,7 @@ def list_(filters: Filters, as_json: bool, url: str | None, prefix: str | None) 
 
 @dead.command()
 @click.argument("job_id")
-@click.option("-q", "--queue", "queues", multiple=True, help="Look only in this queue.")
+@queue_option("Look only in this queue.")
 @json_option
 @url_option
 @prefix_option
@@ -132,7 +133,7 @@ def _summary(verb: str, counts: dict[str, int]) -> str:
 def requeue(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool,
             rate: float | None, url: str | None, prefix: str | None) -> None:
     """Put dead jobs back on their ready lists: attempts reset, id kept, history noted."""
-    with open_store(url, prefix) as store:
+    with open_store(url, prefix, start_server=True) as store:
         jobs = _selection(store, ids, filters, all_)
         if dry_run:
             _dry_run(jobs, "requeue")
@@ -160,7 +161,7 @@ def _dry_run(jobs: list[DeadJob], verb: str) -> None:
 def purge(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool, yes: bool,
           url: str | None, prefix: str | None) -> None:
     """Delete dead jobs and everything kept about them, for good."""
-    with open_store(url, prefix) as store:
+    with open_store(url, prefix, start_server=True) as store:
         jobs = _selection(store, ids, filters, all_)
         if dry_run:
             _dry_run(jobs, "purge")
@@ -213,7 +214,7 @@ def import_(source: IO[str], dry_run: bool, url: str | None, prefix: str | None)
         click.echo(f"dry run: {len(plans)} valid records; nothing written")
         return
     started = time.monotonic()
-    with open_store(url, prefix) as store:
+    with open_store(url, prefix, start_server=True) as store:
         letters = DeadLetters(store)
         outcomes = [letters.import_one(plan) for plan in plans]
     imported = outcomes.count("imported")

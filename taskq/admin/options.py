@@ -16,14 +16,53 @@ from typing import Any
 import click
 
 from taskq.admin.deadletters import Filters
+from taskq.config import Settings, url_problem
+from taskq.errors import ConfigurationError
+from taskq.keys import check_queue_name
 from taskq.store import RedisStore
 
-# Same options as taskq.cli's; spelled here because taskq.cli imports this package while it
-# is itself being imported.
-url_option = click.option("--url", envvar="TASKQ_REDIS_URL", default=None,
+
+def _check_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A malformed URL is bad usage (exit 2), found before anything starts."""
+    problem = url_problem(value) if value else None
+    if problem:
+        raise click.BadParameter(problem, ctx, param)
+    return value
+
+
+def _check_queues(ctx: click.Context, param: click.Parameter,
+                  value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(check_queue_name(q) for q in value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+# The options every command shares (taskq.cli uses them too).
+url_option = click.option("--url", envvar="TASKQ_REDIS_URL", default=None, callback=_check_url,
                           help="Redis URL (redis://, rediss://, unix://). Default: "
-                               "$TASKQ_REDIS_URL, $REDIS_URL, else the embedded server.")
+                               "$TASKQ_REDIS_URL, $REDIS_URL, else the project's embedded "
+                               "server (.taskq/ in the folder holding pyproject.toml).")
 prefix_option = click.option("--prefix", default=None, help="Key prefix (default: taskq).")
+
+
+def queue_option(help: str) -> Callable[[Callable[..., Any]], Any]:
+    """-q/--queue, repeatable; names checked at parse time (a bad one is exit 2)."""
+    return click.option("-q", "--queue", "queues", multiple=True, callback=_check_queues,
+                        help=help)
+
+
+def settings_from(url: str | None, prefix: str | None) -> Settings:
+    """Settings from the environment, then the command line. A bad REDIS_URL or prefix is a
+    usage error too."""
+    options: dict[str, Any] = {}
+    if prefix:
+        options["prefix"] = prefix
+    try:
+        settings = Settings.from_env(**options)
+        return settings.with_url(url) if url else settings
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -78,8 +117,7 @@ def filter_options(limit_default: int | None) -> Callable[[Callable[..., Any]], 
     """--queue, --task, --error, --since, --before, --limit, gathered into `filters`."""
 
     def decorate(fn: Callable[..., Any]) -> Any:
-        @click.option("-q", "--queue", "queues", multiple=True,
-                      help="Only this queue (repeatable). Default: every queue.")
+        @queue_option("Only this queue (repeatable). Default: every queue.")
         @click.option("--task", default=None,
                       help="Task name: exact, last part (charge_card) or glob (*.charge_*).")
         @click.option("--error", default=None,
@@ -103,12 +141,14 @@ def filter_options(limit_default: int | None) -> Callable[[Callable[..., Any]], 
 
 
 @contextmanager
-def open_store(url: str | None, prefix: str | None) -> Iterator[RedisStore]:
-    from taskq.cli import settings_from
+def open_store(url: str | None, prefix: str | None, *, start_server: bool = False
+               ) -> Iterator[RedisStore]:
+    """A store for one command. Commands that only read never start the embedded server
+    (`start_server` False): with none running they say so and how to start one."""
     from taskq.connection import connect
 
     settings = settings_from(url, prefix)
-    store = RedisStore(connect(settings), settings)
+    store = RedisStore(connect(settings, start=start_server), settings)
     try:
         yield store
     finally:

@@ -154,7 +154,8 @@ class Supervisor:
                 child.kill_reason = "timeout"
                 child.timed_out = overdue
                 self.log.error("job-timed-out", job_ids=overdue, worker=child.worker_id,
-                               detail="killing the child process; the job is retried")
+                               detail="killing the child process; the job is retried if it "
+                               "has retries left, else dead-lettered (see the next line)")
                 os.kill(child.process.pid, signal.SIGKILL)
 
     def _reap(self) -> None:
@@ -215,8 +216,30 @@ class Supervisor:
                 self.log.warning("jobs-recovered", queue=queue, count=moved,
                                  worker=child.worker_id, mode=mode,
                                  reason=child.kill_reason or (crash.reason if crash else ""))
+        if child.timed_out:
+            self._log_timeout_outcomes(child.timed_out)
         if recovered:  # a killed child cannot unregister itself; keep no trace of it
             self._forget(child.worker_id)
+
+    def _log_timeout_outcomes(self, job_ids: list[str]) -> None:
+        """Say where each timed-out job went: retried later, or dead letters when it had no
+        retries left (recovery decided; the job's record tells)."""
+        for job_id in job_ids:
+            for queue in self.spec.queues:
+                try:
+                    record = self.store.job_record(queue, job_id)
+                except StoreError:
+                    break
+                if record.get("status") in ("scheduled", "queued"):
+                    self.log.warning("job-retrying", job_id=job_id, queue=queue,
+                                     reason="timed out", task=record.get("task"))
+                elif record.get("status") == "dead":
+                    self.log.error("job-dead-lettered", job_id=job_id, queue=queue,
+                                   reason="timed out", task=record.get("task"),
+                                   detail="no retries left")
+                else:
+                    continue
+                break
 
     def _forget(self, worker_id: str) -> None:
         try:

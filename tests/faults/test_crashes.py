@@ -187,6 +187,11 @@ def test_hard_timeout_kills_the_child_retries_then_dead_letters(
     assert records.llen(tasks.starts_key("t1")) == 2
     assert records.hget(tasks.DONE, "t1") is None
     assert worker.log().count("job-timed-out") == 2
+    # and the log says where each attempt went: retried, then dead letters (no retries left)
+    assert "reason='timed out'" in worker.wait_log("job-retrying")
+    dead_line = next(line for line in worker.wait_log("job-dead-lettered").splitlines()
+                     if "job-dead-lettered" in line)
+    assert "timed out" in dead_line and "no retries left" in dead_line
 
     # and the replaced child keeps serving
     tasks.record.enqueue(args=["after"], job_id="after", store=store)
