@@ -87,3 +87,8 @@ class LeaseLostError(StoreError):
     def __init__(self, message: str, acked: bool | None = None) -> None:
         super().__init__(message)
         self.acked = acked
+
+
+class RunawayJobError(TaskqError):
+    """taskq.testing: jobs kept running past the limit of one drain or eager call (a task
+    that always raises Retry, or one that keeps enqueuing more work)."""

@@ -16,6 +16,7 @@ from taskq.store import RedisStore
 _lock = threading.Lock()
 _store: RedisStore | None = None
 _settings: Settings | None = None
+_override: RedisStore | None = None  # a test double (taskq.testing) that wins over settings
 
 
 def configure(settings: Settings | None) -> None:
@@ -27,9 +28,20 @@ def configure(settings: Settings | None) -> None:
         _store, _settings = None, settings
 
 
+def override_store(store: RedisStore | None) -> RedisStore | None:
+    """Send every enqueue that names no store to `store` (None: stop), whatever `configure`
+    says meanwhile; returns the override it replaces. For test doubles (taskq.testing)."""
+    global _override
+    with _lock:
+        previous, _override = _override, store
+        return previous
+
+
 def default_store() -> RedisStore:
     global _store
     with _lock:
+        if _override is not None:
+            return _override
         if _store is None:
             settings = _settings or Settings.from_env()
             _store = RedisStore(connect(settings), settings)

@@ -180,11 +180,14 @@ class Transitions(StoreBase):
         ))
 
     @translate_errors
-    def promote_due(self, queue: str, limit: int = 1000) -> tuple[int, float | None]:
-        """Move due scheduled jobs to ready. Returns (moved, next due time in s or None)."""
+    def promote_due(self, queue: str, limit: int = 1000, now: float | None = None
+                    ) -> tuple[int, float | None]:
+        """Move due scheduled jobs to ready. Returns (moved, next due time in s or None).
+        `now` (epoch seconds, default the local clock) lets a test clock decide what is due."""
         k = self.keys
+        at_ms = now_ms() if now is None else int(now * 1000)
         moved, nxt = self.scripts.call(
-            self.client, "promote", [k.scheduled(queue), k.ready(queue)], [now_ms(), limit])
+            self.client, "promote", [k.scheduled(queue), k.ready(queue)], [at_ms, limit])
         return int(moved), (None if int(nxt) < 0 else int(nxt) / 1000)
 
 

@@ -16,7 +16,7 @@ A pure function of (outcome, payload, backoff, now): no Redis, unit-tested row b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from taskq.job import Payload
 from taskq.retry import Backoff
@@ -42,6 +42,8 @@ class Outcome:
     traceback: str = ""
     retry_delay: float | None = None
     duration: float = 0.0
+    # The exception itself, for in-process callers (taskq.testing's eager mode re-raises it).
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ class Runner:
         except Exception as exc:
             return d.Outcome(d.FAILED, error_type=type(exc).__name__, error=str(exc),
                              traceback=traceback.format_exc(),
-                             duration=time.perf_counter() - started)
+                             duration=time.perf_counter() - started, exception=exc)
         finally:
             self.slot.clear()
         return d.Outcome(d.SUCCEEDED, result=result, duration=time.perf_counter() - started)
