@@ -37,6 +37,10 @@ class Settings:
     lease_ttl: float = 30.0  # a worker silent this long is presumed dead
     poison_crashes: int = 3  # crashes after which a job is dead-lettered as poison
     socket_timeout: float | None = None
+    # The per-queue event stream: at most about this many entries (0: no events are written),
+    # and, when positive, none older than this many seconds.
+    events_maxlen: int = 100_000
+    events_max_age: float = 0.0
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -49,6 +53,9 @@ class Settings:
             raise ConfigurationError(
                 "lease_ttl and result_ttl must be positive and poison_crashes at least 1"
             )
+        if self.events_maxlen < 0 or self.events_max_age < 0:
+            raise ConfigurationError(
+                "events_maxlen and events_max_age must be 0 (off) or positive")
 
     def __repr__(self) -> str:
         return (
@@ -68,9 +75,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Settings:
-        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX and TASKQ_HOME when set."""
+        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX, TASKQ_HOME, TASKQ_EVENTS_MAXLEN and
+        TASKQ_EVENTS_MAX_AGE when set."""
         env = os.environ if environ is None else environ
         url = next((env[name] for name in ENV_URL_NAMES if env.get(name)), None)
+        for option, name, kind in (("events_maxlen", "TASKQ_EVENTS_MAXLEN", int),
+                                   ("events_max_age", "TASKQ_EVENTS_MAX_AGE", float)):
+            if option not in options and env.get(name):
+                try:
+                    options[option] = kind(env[name])
+                except ValueError:
+                    raise ConfigurationError(f"{name}={env[name]!r} is not a number") from None
         if "prefix" not in options and env.get("TASKQ_PREFIX"):
             options["prefix"] = env["TASKQ_PREFIX"]
         if "home" not in options and env.get("TASKQ_HOME"):

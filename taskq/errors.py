@@ -92,3 +92,18 @@ class LeaseLostError(StoreError):
 class RunawayJobError(TaskqError):
     """taskq.testing: jobs kept running past the limit of one drain or eager call (a task
     that always raises Retry, or one that keeps enqueuing more work)."""
+
+
+class EventCursorError(TaskqError):
+    """An event cursor or --since value that cannot be read."""
+
+
+class EventsTrimmedError(TaskqError):
+    """The event stream was trimmed past a reader's position: events were lost to it, so it
+    must start again from a fresh snapshot (the job's record, the queue's counts)."""
+
+    def __init__(self, queues: list[str]) -> None:
+        super().__init__(
+            f"the event stream of {', '.join(queues)} was trimmed past this position; read a "
+            "fresh snapshot, then follow from now (raise Settings.events_maxlen to keep more)")
+        self.queues = queues

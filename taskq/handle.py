@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from taskq.errors import JobFailedError, JobNotFoundError, ResultTimeoutError
+from taskq.events import END_EVENTS, START, AsyncEventFeed, Cursor, Event, EventFeed, since_id
 from taskq.store import RedisStore
 
 
@@ -60,3 +62,46 @@ class Job:
                     f"job {self.id} is still {record['status']} after {timeout} s")
             # Block on the server until the job ends; wake at least every 5 s to re-read.
             self._store.wait_for_end(self.queue, self.id, min(left or 5.0, 5.0))
+
+    def events(self, follow: bool = False, since: str | None = None) -> Iterator[Event]:
+        """This job's events still kept in its queue's stream, oldest first (`since`: an
+        event id or a duration like '5m'); with `follow`, then each new one as it happens,
+        until the job ends (succeeded, dead). Reading the kept events scans the queue's
+        stream (at most Settings.events_maxlen entries)."""
+        feed = EventFeed(self._store, (self.queue,), job=self.id)
+        cursor = Cursor({self.queue: since_id(since) if since else START})
+        last: Event | None = None
+        while True:  # the kept events, in pages, until the stream has no more
+            batch = feed.read(cursor)
+            yield from batch
+            last = batch[-1] if batch else last
+            if feed.last_count == 0:
+                break
+        if follow and not (last and last.event in END_EVENTS):
+            yield from feed.follow(cursor, stop_at_end=True, check_gaps=False)
+
+    async def aevents(self, follow: bool = False, since: str | None = None
+                      ) -> AsyncIterator[Event]:
+        """`events()` on redis.asyncio, for async web apps (its own connection, closed at
+        the end)."""
+        import redis.asyncio
+
+        from taskq.connection import resolve_url
+
+        client = redis.asyncio.Redis.from_url(resolve_url(self._store.settings))
+        feed = AsyncEventFeed(self._store, client, (self.queue,), job=self.id)
+        cursor = Cursor({self.queue: since_id(since) if since else START})
+        last: Event | None = None
+        try:
+            while True:
+                batch = await feed.read(cursor)
+                for event in batch:
+                    yield event
+                last = batch[-1] if batch else last
+                if feed.last_count == 0:
+                    break
+            if follow and not (last and last.event in END_EVENTS):
+                async for event in feed.follow(cursor, stop_at_end=True, check_gaps=False):
+                    yield event
+        finally:
+            await client.aclose()

@@ -72,6 +72,16 @@ class Keys:
         """Per-minute count of jobs that ended `done` or `failed`."""
         return self._q(queue, "count", outcome, str(minute))
 
+    def events(self, queue: str) -> str:
+        """Stream of the queue's job events (enqueued, started, succeeded, ...), appended by
+        the scripts that make each change; capped (Settings.events_maxlen / events_max_age)."""
+        return self._q(queue, "events")
+
+    def events_beside(self, key: str) -> str:
+        """The events stream of the queue that `key` (any per-queue key) belongs to."""
+        start = key.index("{")
+        return self.events(key[start + 1:key.index("}", start)])
+
     # --- global --------------------------------------------------------------------------
     def queues(self) -> str:
         """Set of queue names ever enqueued to (for stats and admin)."""
@@ -91,5 +101,5 @@ class Keys:
             self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
             self.dead(queue), self.leases(queue), self.running(queue), self.job(queue, job_id),
             self.history(queue, job_id), self.notify(queue, job_id),
-            self.counter(queue, "done", 0),
+            self.counter(queue, "done", 0), self.events(queue),
         ]

@@ -14,6 +14,8 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import NoScriptError
 
+from taskq.keys import Keys
+
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
     "import_dead", "claim", "watch",
@@ -25,19 +27,58 @@ SCRIPT_NAMES = (
 COMPOSITES = {"ack_fetch": ("ack", "fetch"), "enqueue_many": ("enqueue",)}
 
 
-def script_source(name: str) -> str:
-    text = resources.files("taskq").joinpath("lua", f"{name}.lua").read_text()
-    parts = [f"local function {part}(KEYS, ARGV)\n{script_source(part)}\nend\n"
+# The event stream's helper (emit.lua), placed at the top of every script that calls emit().
+EMIT_HELPER = "emit"
+
+
+def _read(name: str) -> str:
+    return resources.files("taskq").joinpath("lua", f"{name}.lua").read_text()
+
+
+def _body(name: str) -> str:
+    parts = [f"local function {part}(KEYS, ARGV)\n{_body(part)}\nend\n"
              for part in COMPOSITES.get(name, ())]
-    return "".join(parts) + text
+    return "".join(parts) + _read(name)
+
+
+def script_source(name: str) -> str:
+    """The script as sent to Redis: its body (with the bodies it composes), preceded by the
+    emit helper when it appends events."""
+    body = _body(name)
+    return (_read(EMIT_HELPER) + body) if emits(body) else body
+
+
+def emits(source: str) -> bool:
+    return "emit(" in source
 
 
 class Scripts:
-    def __init__(self) -> None:
+    """Every script by name. Scripts that emit events get two things appended to each call:
+    the queue's events stream (found by the hash tag of the call's first key) and the
+    stream's bounds from the settings (length, age in ms); emit.lua takes them off again."""
+
+    def __init__(self, keys: Keys | None = None, events_maxlen: int = 0,
+                 events_max_age: float = 0.0) -> None:
         self.source = {name: script_source(name) for name in (*SCRIPT_NAMES, *COMPOSITES)}
         self.sha = {n: hashlib.sha1(s.encode()).hexdigest() for n, s in self.source.items()}
+        self.with_events = {name for name, source in self.source.items() if emits(source)}
+        self.keys = keys or Keys()
+        self.bounds = [int(events_maxlen), int(events_max_age * 1000)]
+
+    def parts(self, name: str, keys: list[str], args: list[Any]
+              ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV as sent: with the events stream and its bounds when the script emits."""
+        if name in self.with_events and keys:
+            return [*keys, self.keys.events_beside(keys[0])], [*args, *self.bounds]
+        return keys, args
+
+    def command(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
+        """The raw EVALSHA command (for callers that send it themselves)."""
+        keys, args = self.parts(name, keys, args)
+        return ["EVALSHA", self.sha[name], len(keys), *keys, *args]
 
     def call(self, client: Redis, name: str, keys: list[str], args: list[Any]) -> Any:
+        keys, args = self.parts(name, keys, args)
         try:
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
         except NoScriptError:
@@ -46,6 +87,7 @@ class Scripts:
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to survive NOSCRIPT."""
+        keys, args = self.parts(name, keys, args)
         pipe.evalsha(self.sha[name], len(keys), *keys, *args)
 
     def load(self, client: Redis, name: str) -> None:

@@ -59,7 +59,8 @@ def snapshot(client: Any) -> dict[bytes, Any]:
     their iteration order changes as the server rehashes them)."""
     read = {b"hash": client.hgetall, b"string": client.get, b"set": client.smembers,
             b"list": lambda k: client.lrange(k, 0, -1),
-            b"zset": lambda k: client.zrange(k, 0, -1, withscores=True)}
+            b"zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+            b"stream": lambda k: client.xrange(k)}
     return {k: (read[client.type(k)](k), client.ttl(k) > 0) for k in client.scan_iter()}
 
 

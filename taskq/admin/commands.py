@@ -9,6 +9,7 @@ import click
 
 from taskq.admin import inspect, render
 from taskq.admin.dead_commands import dead
+from taskq.admin.events_command import events
 from taskq.admin.options import (
     echo_json,
     json_option,
@@ -23,7 +24,7 @@ EXIT_PROBLEM = 1  # same meaning as taskq.cli.EXIT_PROBLEM
 
 def register(group: click.Group) -> None:
     """Attach the admin commands to the main group."""
-    for command in (stats, job, workers, queues, doctor, dead):
+    for command in (stats, job, workers, queues, doctor, dead, events):
         group.add_command(command)
 
 

@@ -7,6 +7,7 @@
 -- ARGV[4..] field, value pairs for the job hash
 -- The success is told by the hash (finished_at, worker), not written to the history, which
 -- exists only for jobs with retries, crashes or requeues; it expires with the result.
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns 1 when acknowledged, 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
@@ -23,4 +24,5 @@ if redis.call('HEXISTS', KEYS[2], 'waiters') == 1 then
   redis.call('RPUSH', KEYS[6], 'done')
   redis.call('EXPIRE', KEYS[6], ARGV[3])
 end
+emit('succeeded', ARGV[2], 'worker', field_of(ARGV, 4, 'worker'))
 return 1

@@ -5,6 +5,7 @@
 -- KEYS[3] running hash {q}:running          KEYS[4] leases zset {q}:leases
 -- ARGV[1] worker id   ARGV[2] now in ms (server clock)   ARGV[3] encoded payload
 -- ARGV[4] job id
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns 1 when claimed, or an error LEASELOST after handing the job back.
 local expiry = redis.call('ZSCORE', KEYS[4], ARGV[1])
 if not expiry or tonumber(expiry) < tonumber(ARGV[2]) then
@@ -14,4 +15,5 @@ if not expiry or tonumber(expiry) < tonumber(ARGV[2]) then
   return redis.error_reply('LEASELOST worker ' .. ARGV[1] .. ' holds no live lease')
 end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[1] .. '|' .. ARGV[2])
+emit('started', ARGV[4], 'worker', ARGV[1])
 return 1

@@ -6,6 +6,7 @@
 -- KEYS[7] notify list {q}:notify:<id>
 -- ARGV[1] encoded payload held   ARGV[2] job id   ARGV[3] time of death in ms
 -- ARGV[4] history entry          ARGV[5..] field, value pairs for the job hash
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns 1 when dead-lettered, 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
@@ -20,4 +21,5 @@ if redis.call('INCR', KEYS[6]) == 1 then
   redis.call('EXPIRE', KEYS[6], 180)
 end
 redis.call('RPUSH', KEYS[7], 'dead')
+emit('dead', ARGV[2], 'detail', ARGV[4])
 return 1

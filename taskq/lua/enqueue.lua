@@ -8,6 +8,7 @@
 -- ARGV[1] encoded payload   ARGV[2] "ready" | "scheduled"   ARGV[3] due time in ms (scheduled)
 -- ARGV[4] this enqueue's token (its enqueued_at)
 -- ARGV[5..] field, value pairs for the job hash (enqueued_at among them)
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns 1 when enqueued, also when this very enqueue landed before (a retry after a lost
 -- reply: the job may even have run since, and must not run again), or the status of
 -- another pending job that holds this id.
@@ -27,4 +28,6 @@ else
   redis.call('LPUSH', KEYS[3], ARGV[1])
 end
 redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 5))
+emit(ARGV[2] == 'scheduled' and 'scheduled' or 'enqueued', payload_id(ARGV[1]), 'task',
+  field_of(ARGV, 5, 'task'))
 return 1

@@ -5,6 +5,7 @@
 -- KEYS[3] running hash {q}:running
 -- KEYS[4] leases zset {q}:leases
 -- ARGV[1] worker id   ARGV[2] now in ms (server clock)   ARGV[3] N
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns the encoded payloads moved (oldest first), or an error when the lease is lost.
 local expiry = redis.call('ZSCORE', KEYS[4], ARGV[1])
 if not expiry or tonumber(expiry) < tonumber(ARGV[2]) then
@@ -22,5 +23,6 @@ for i = 1, tonumber(ARGV[3]) do
   if id then
     redis.call('HSET', KEYS[3], id, mark)
   end
+  emit('started', id or '?', 'worker', ARGV[1])
 end
 return out

@@ -11,6 +11,7 @@
 -- then per job, 7 values: held payload, next payload, job id, destination
 -- ("ready" | "scheduled" | "dead"), score (due or death time, ms), history entry,
 -- hash fields as a JSON object
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns {moved, left}: the number of jobs moved and of jobs still held (taken after the
 -- caller read the list; the lease is then kept, so the caller or a later scan retries);
 -- {-1, 0} when the lease is still alive.
@@ -46,6 +47,7 @@ for i = 0, tonumber(ARGV[5]) - 1 do
       unpack(fields))
     redis.call('HDEL', KEYS[6], id)
     redis.call('RPUSH', history, ARGV[a + 5])
+    emit('recovered', id, 'to', dest, 'detail', ARGV[a + 5])
   end
 end
 local left = redis.call('LLEN', KEYS[2])

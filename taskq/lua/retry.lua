@@ -6,6 +6,7 @@
 -- ARGV[1] encoded payload held   ARGV[2] next encoded payload   ARGV[3] job id
 -- ARGV[4] due time in ms   ARGV[5] "1" to count a failure   ARGV[6] history entry
 -- ARGV[7..] field, value pairs for the job hash
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns 1 when scheduled, 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
@@ -20,4 +21,5 @@ if ARGV[5] == '1' then
     redis.call('EXPIRE', KEYS[6], 180)
   end
 end
+emit('retrying', ARGV[3], 'due', ARGV[4], 'detail', ARGV[6])
 return 1

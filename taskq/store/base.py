@@ -72,7 +72,7 @@ class StoreBase:
         self.client: Any = client
         self.settings = settings
         self.keys = Keys(settings.prefix)
-        self.scripts = Scripts()
+        self.scripts = Scripts(self.keys, settings.events_maxlen, settings.events_max_age)
         self.allow_pickle = allow_pickle
         self._known_queues: set[str] = set()
         self._blmove_missing = False

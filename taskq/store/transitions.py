@@ -108,7 +108,7 @@ class Transitions(StoreBase):
         keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
         args = [worker_id, self.lease_clock_ms(), raw, delivery.job_id]
         claim = PendingReply(
-            self.client, ["EVALSHA", self.scripts.sha["claim"], len(keys), *keys, *args],
+            self.client, self.scripts.command("claim", keys, args),
             lambda: self.scripts.call(self.client, "claim", keys, args))
         return replace(delivery, claim=claim)
 

@@ -145,7 +145,8 @@ def test_full_lifecycle_leaves_exactly_the_expected_keys(server, store: RedisSto
 
     # Then exactly these keys are left
     q = Q
-    expected = {KEYS.queues(), KEYS.dead(q)}
+    # The events stream stays, bounded by Settings.events_maxlen / events_max_age.
+    expected = {KEYS.queues(), KEYS.dead(q), KEYS.events(q)}
     for jid in [*done_ids, "x1"]:
         expected.add(KEYS.job(q, jid))
     # A success signals its notify list only when someone waits in Job.result(); nobody

@@ -43,7 +43,7 @@ class Adapter:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        configure(Settings(url=url))
+        configure(Settings.from_env().with_url(url))  # TASKQ_EVENTS_MAXLEN etc. apply
 
     def version(self) -> str:
         return version("taskq")
