@@ -142,7 +142,8 @@ def test_a_trimmed_stream_is_reported_not_skipped(store: RedisStore) -> None:
     cursor = Cursor()
     feed.read(cursor, count=5)
     assert feed.gaps(cursor) == []
-    store.client.xtrim(store.keys.events(Q), maxlen=10, approximate=False)  # as a busy queue's cap would
+    # as a busy queue's cap would:
+    store.client.xtrim(store.keys.events(Q), maxlen=10, approximate=False)
     assert feed.gaps(cursor) == [Q]
     with pytest.raises(EventsTrimmedError, match="trimmed"):
         next(feed.follow(cursor))

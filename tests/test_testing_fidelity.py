@@ -85,6 +85,8 @@ def state(store: RedisStore) -> dict[str, Any]:
         elif kind == "zset":
             value = [(normal(m), normal(str(int(s)).encode()))
                      for m, s in c.zrange(key, 0, -1, withscores=True)]
+        elif kind == "stream":  # the events: entry ids are times, the fields must match
+            value = [{k: normal(v) for k, v in sorted(f.items())} for _, f in c.xrange(key)]
         else:
             value = sorted(normal(m) for m in c.smembers(key))
         out[normal(key).decode()] = (kind, value, c.ttl(key) > 0)
