@@ -81,8 +81,9 @@ def main() -> None:
 @click.option("--grace", type=click.FloatRange(min=0), default=25.0, show_default=True,
               help="Seconds running jobs get to finish after SIGTERM.")
 @click.option("--lease", type=click.FloatRange(min=0.05), default=None,
-              help="Lease TTL in seconds (default 30): a silent worker is presumed dead "
-                   "after this long.")
+              help="Lease TTL in seconds (default 5): a worker whose processes are dead or "
+                   "frozen is presumed dead after this long. A fetch blocks at most a "
+                   "quarter of it.")
 @click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="console",
               show_default=True)

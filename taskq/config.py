@@ -34,7 +34,10 @@ class Settings:
     prefix: str = "taskq"
     home: Path = field(default_factory=lambda: find_project_home())
     result_ttl: int = 24 * 3600  # seconds a finished job's result and story are kept
-    lease_ttl: float = 30.0  # a worker silent this long is presumed dead
+    # A worker silent this long is presumed dead. Short, because its supervisor renews it for
+    # its live children (a busy child keeps its lease): a worker killed with -9 has its jobs
+    # running elsewhere within about lease * 1.25 + one BLMOVE.
+    lease_ttl: float = 5.0
     poison_crashes: int = 3  # crashes after which a job is dead-lettered as poison
     socket_timeout: float | None = None
     # The per-queue event stream: at most about this many entries (0: no events are written),

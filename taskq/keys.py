@@ -11,6 +11,10 @@ import re
 
 from taskq.errors import ConfigurationError
 
+# How long a worker id stays in `departed` after its last failed fetch guard: far longer than
+# any BLMOVE timeout (a fetch blocks at most min(1 s, lease / 4)).
+DEPARTED_HORIZON_MS = 60_000
+
 _QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
@@ -51,6 +55,13 @@ class Keys:
     def leases(self, queue: str) -> str:
         """Sorted set of worker ids scored by lease expiry (ms)."""
         return self._q(queue, "leases")
+
+    def departed(self, queue: str) -> str:
+        """Sorted set of worker ids that lost their lease while a BLMOVE of theirs could still
+        land a job in their active list, scored by when (server ms). Recovery reads their
+        lists; a member is dropped once its list is empty and DEPARTED_HORIZON_MS have passed
+        (a BLMOVE lasts at most its timeout, under a second), so the set stays small."""
+        return self._q(queue, "departed")
 
     def running(self, queue: str) -> str:
         """Hash job id -> 'worker_id|started_ms' of jobs being run now."""
@@ -99,7 +110,7 @@ class Keys:
         """All per-queue key shapes (for slot tests and docs)."""
         return [
             self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
-            self.dead(queue), self.leases(queue), self.running(queue), self.job(queue, job_id),
-            self.history(queue, job_id), self.notify(queue, job_id),
+            self.dead(queue), self.leases(queue), self.departed(queue), self.running(queue),
+            self.job(queue, job_id), self.history(queue, job_id), self.notify(queue, job_id),
             self.counter(queue, "done", 0), self.events(queue),
         ]

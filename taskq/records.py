@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from redis.exceptions import NoScriptError
 
 from taskq.errors import DecodeError
 from taskq.job import Payload, job_id_of
@@ -41,34 +38,10 @@ class Delivery:
     raw: bytes
     payload: Payload | None
     error: DecodeError | None
-    claim: PendingReply | None = None  # a claim whose reply is read before the job ends
 
     @property
     def job_id(self) -> str:
         return self.payload.id if self.payload is not None else job_id_of(self.raw)
-
-
-class PendingReply:
-    """A command sent on a connection of its own, its reply read later: the job starts while
-    the server records the claim, instead of one round trip later."""
-
-    def __init__(self, client: Any, args: list[Any], fallback: Callable[[], Any]) -> None:
-        self.pool = client.connection_pool
-        self.fallback = fallback  # the same call made the ordinary way (after NOSCRIPT)
-        self.conn = self.pool.get_connection()
-        try:
-            self.conn.send_command(*args)
-        except BaseException:
-            self.pool.release(self.conn)
-            raise
-
-    def result(self) -> Any:
-        try:
-            return self.conn.read_response()
-        except NoScriptError:
-            return self.fallback()
-        finally:
-            self.pool.release(self.conn)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from taskq.keys import Keys
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
-    "import_dead", "claim", "watch",
+    "import_dead", "claim", "watch", "lease", "guard", "prune_departed",
 )
 
 
@@ -84,6 +84,11 @@ class Scripts:
         except NoScriptError:
             self.load(client, name)
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
+
+    def queue_source(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        """Add a call by source (EVAL) to a pipeline: it can never fail with NOSCRIPT, for a
+        script that must run right before the next command (the BLMOVE guard)."""
+        pipe.eval(self.source[name], len(keys), *keys, *args)
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to survive NOSCRIPT."""

@@ -4,17 +4,20 @@
 -- KEYS[2] active list {q}:active:<worker>
 -- KEYS[3] running hash {q}:running
 -- KEYS[4] leases zset {q}:leases
--- ARGV[1] worker id   ARGV[2] now in ms (server clock)   ARGV[3] N
+-- ARGV[1] worker id   ARGV[2] N
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
--- Returns the encoded payloads moved (oldest first), or an error when the lease is lost.
+-- Returns the encoded payloads moved (oldest first), or an error when the lease is lost
+-- (judged on the server's clock: TIME).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = redis.call('ZSCORE', KEYS[4], ARGV[1])
-if not expiry or tonumber(expiry) < tonumber(ARGV[2]) then
+if not expiry or tonumber(expiry) < now then
   return redis.error_reply('LEASELOST worker ' .. ARGV[1] .. ' holds no live lease')
 end
 -- RPOPLPUSH is LMOVE RIGHT LEFT, and also runs on servers older than 6.2.
 local out = {}
-local mark = ARGV[1] .. '|' .. ARGV[2]
-for i = 1, tonumber(ARGV[3]) do
+local mark = ARGV[1] .. '|' .. now
+for i = 1, tonumber(ARGV[2]) do
   local payload = redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
   if not payload then break end
   out[#out + 1] = payload

@@ -6,7 +6,8 @@
 -- KEYS[3] ready list {q}:ready      KEYS[4] scheduled zset {q}:scheduled
 -- KEYS[5] dead zset {q}:dead        KEYS[6] running hash {q}:running
 -- KEYS[7], KEYS[8], KEYS[9] job hash, history list, notify list of job 1; then of job 2; ...
--- ARGV[1] worker id   ARGV[2] now in ms   ARGV[3] "1": only if the lease has expired
+-- ARGV[1] worker id   ARGV[2] unused   ARGV[3] "1": only if the lease has expired (on the
+-- server's clock: TIME)
 -- ARGV[4] "1": drop the worker's lease (only once it holds nothing)   ARGV[5] number of jobs N
 -- then per job, 7 values: held payload, next payload, job id, destination
 -- ("ready" | "scheduled" | "dead"), score (due or death time, ms), history entry,
@@ -16,8 +17,10 @@
 -- caller read the list; the lease is then kept, so the caller or a later scan retries);
 -- {-1, 0} when the lease is still alive.
 if ARGV[3] == '1' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
-  if expiry and tonumber(expiry) > tonumber(ARGV[2]) then
+  if expiry and tonumber(expiry) > now then
     return {-1, 0}
   end
 end

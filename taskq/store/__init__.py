@@ -11,7 +11,7 @@ place at every instant: ready list, a worker's active list, scheduled set, or de
 
 from __future__ import annotations
 
-from taskq.records import Delivery, PendingReply, Release, field_value, flat, history_entry
+from taskq.records import Delivery, Release, field_value, flat, history_entry
 from taskq.store.base import StoreBase, now_ms, translate_errors
 from taskq.store.leases import Leases
 from taskq.store.reads import Reads
@@ -22,5 +22,5 @@ class RedisStore(Transitions, Leases, Reads):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 
-__all__ = ["Delivery", "PendingReply", "RedisStore", "Release", "StoreBase", "field_value",
+__all__ = ["Delivery", "RedisStore", "Release", "StoreBase", "field_value",
            "flat", "history_entry", "now_ms", "translate_errors"]

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskq.keys import DEPARTED_HORIZON_MS
 from taskq.records import Release, field_value
 from taskq.store.base import StoreBase, translate_errors
 
@@ -14,30 +15,43 @@ from taskq.store.base import StoreBase, translate_errors
 class Leases(StoreBase):
     @translate_errors
     def register(self, worker_id: str, queues: Sequence[str], info: dict[str, Any]) -> None:
-        expiry = self.lease_clock_ms() + int(self.settings.lease_ttl * 1000)
+        ttl_ms = int(self.settings.lease_ttl * 1000)
         pipe = self.client.pipeline(transaction=False)
-        for q in queues:
-            pipe.zadd(self.keys.leases(q), {worker_id: expiry})
-        pipe.zadd(self.keys.workers(), {worker_id: expiry})
+        for q in queues:  # the lease itself is stamped on the server's clock (lease.lua)
+            self.scripts.queue(pipe, "lease", [self.keys.leases(q)], [worker_id, ttl_ms,
+                                                                       "register"])
+        pipe.zadd(self.keys.workers(), {worker_id: self.lease_clock_ms() + ttl_ms})
         # A served queue is a known queue (admin tools list it) even before any enqueue.
         pipe.sadd(self.keys.queues(), *queues)
         if info:
             pipe.hset(self.keys.worker_info(worker_id),
                       mapping={key: field_value(value) for key, value in info.items()})
         pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
-        pipe.execute()
+        self.scripts.run_pipeline(self.client, pipe)
+
+    def heartbeat(self, worker_id: str, queues: Sequence[str]) -> bool:
+        """Extend the lease; False when any queue's lease is gone or expired (never revived:
+        recovery may have judged the worker dead)."""
+        return self.vouch([worker_id], queues)[worker_id]
 
     @translate_errors
-    def heartbeat(self, worker_id: str, queues: Sequence[str]) -> bool:
-        """Extend the lease; False when any queue's lease was taken over (XX: never revive)."""
-        expiry = self.lease_clock_ms() + int(self.settings.lease_ttl * 1000)
+    def vouch(self, worker_ids: Sequence[str], queues: Sequence[str]) -> dict[str, bool]:
+        """Renew the leases of several workers in one round trip (a supervisor vouches for
+        its live children, so a child whose own heartbeat thread is starved, by a task that
+        holds the GIL, keeps its jobs). Per worker: False when a lease was lost."""
+        ttl_ms = int(self.settings.lease_ttl * 1000)
+        registry_expiry = self.lease_clock_ms() + ttl_ms  # the admin registry's view only
         pipe = self.client.pipeline(transaction=False)
-        for q in queues:
-            pipe.zadd(self.keys.leases(q), {worker_id: expiry}, xx=True, ch=True)
-        pipe.zadd(self.keys.workers(), {worker_id: expiry}, xx=True)
-        pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
-        results = pipe.execute()
-        return all(results[: len(queues)])
+        for worker_id in worker_ids:
+            for q in queues:
+                self.scripts.queue(pipe, "lease", [self.keys.leases(q)],
+                                   [worker_id, ttl_ms, "renew"])
+        for worker_id in worker_ids:
+            pipe.zadd(self.keys.workers(), {worker_id: registry_expiry}, xx=True)
+            pipe.expire(self.keys.worker_info(worker_id), int(self.settings.lease_ttl) + 1)
+        results = self.scripts.run_pipeline(self.client, pipe)
+        n = len(queues)
+        return {w: all(results[i * n:(i + 1) * n]) for i, w in enumerate(worker_ids)}
 
     @translate_errors
     def unregister(self, worker_id: str, queues: Sequence[str]) -> None:
@@ -50,8 +64,36 @@ class Leases(StoreBase):
 
     @translate_errors
     def expired_workers(self, queue: str) -> list[str]:
-        ids = self.client.zrangebyscore(self.keys.leases(queue), "-inf", self.lease_clock_ms())
-        return [i.decode() for i in ids]
+        """Workers whose lease on `queue` expired, judged on the server's clock."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(self.keys.leases(queue), 0, -1, withscores=True)
+        (seconds, micros), leases = pipe.execute()
+        now = seconds * 1000 + micros // 1000
+        return [member.decode() for member, expiry in leases if expiry < now]
+
+    @translate_errors
+    def departed(self, queue: str) -> list[str]:
+        """Departed workers (see keys.departed) whose active list holds something now."""
+        ids = [m.decode() for m in self.client.zrange(self.keys.departed(queue), 0, -1)]
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for worker_id in ids:
+            pipe.llen(self.keys.active(queue, worker_id))
+        return [w for w, n in zip(ids, pipe.execute(), strict=True) if n]
+
+    @translate_errors
+    def prune_departed(self, queue: str) -> int:
+        """Forget departed workers past the horizon whose active list is empty."""
+        horizon = DEPARTED_HORIZON_MS
+        old = self.client.zrangebyscore(self.keys.departed(queue), "-inf",
+                                        self.lease_clock_ms() - horizon)
+        if not old:
+            return 0
+        ids = [m.decode() for m in old]
+        keys = [self.keys.departed(queue), *(self.keys.active(queue, w) for w in ids)]
+        return int(self.scripts.call(self.client, "prune_departed", keys, [horizon, *ids]))
 
     @translate_errors
     def held(self, queue: str, worker_id: str) -> list[bytes]:
@@ -73,7 +115,7 @@ class Leases(StoreBase):
                      k.notify(queue, r.job_id)]
             per_job += [r.held, r.next, r.job_id, r.dest, r.score, r.event,
                         json.dumps(r.fields)]
-        args = [worker_id, self.lease_clock_ms(), "1" if only_if_expired else "0",
+        args = [worker_id, 0, "1" if only_if_expired else "0",
                 "1" if drop_lease else "0", count, *per_job]
         moved, left = self.scripts.call(self.client, "recover", keys, args)
         return int(moved), int(left)

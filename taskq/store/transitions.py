@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
+
+import redis
 
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
 from taskq.job import Payload, decode
-from taskq.records import Delivery, PendingReply, flat, history_entry
+from taskq.records import Delivery, flat, history_entry
 from taskq.store.base import (
     ENQUEUE_CHUNK,
     StoreBase,
@@ -88,7 +89,7 @@ class Transitions(StoreBase):
     def _fetch_parts(self, queue: str, worker_id: str, n: int) -> tuple[list[str], list[Any]]:
         k = self.keys
         keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
-        return keys, [worker_id, self.lease_clock_ms(), n]
+        return keys, [worker_id, n]
 
     @translate_errors
     def fetch(self, queue: str, worker_id: str, n: int = 1) -> list[Delivery]:
@@ -98,26 +99,48 @@ class Transitions(StoreBase):
         return [self.delivery(queue, worker_id, raw) for raw in raws]
 
     @translate_errors
-    def fetch_blocking(self, queue: str, worker_id: str, timeout: float) -> Delivery | None:
-        """Block until a job is ready (BLMOVE into the active list), then mark it running."""
+    def fetch_blocking(self, queue: str, worker_id: str, timeout: float
+                       ) -> tuple[Delivery | None, bool]:
+        """Block until a job is ready (BLMOVE into the active list), then claim it: the job
+        may start only once the server confirmed the lease (one more round trip, idle path
+        only). Returns (delivery or None, whether the lease covered the whole BLMOVE).
+
+        BLMOVE cannot be fenced by a script, so the guard script travels in the same
+        pipeline just before it: it checks, on the server's clock, that the lease outlives
+        the BLMOVE's timeout, and otherwise enters this worker in the departed set, whose
+        active lists recovery keeps reading. LeaseLostError when the claim finds the lease
+        gone (the job is then back at the head of ready)."""
         k = self.keys
-        raw = self._blmove(k.ready(queue), k.active(queue, worker_id), timeout)
+        pipe = self.client.pipeline(transaction=False)
+        self.scripts.queue_source(pipe, "guard", [k.leases(queue), k.departed(queue)],
+                                  [worker_id, int(timeout * 1000)])
+        if self._blmove_missing:
+            pipe.brpoplpush(k.ready(queue), k.active(queue, worker_id), timeout)
+        else:
+            pipe.blmove(k.ready(queue), k.active(queue, worker_id), timeout, "RIGHT", "LEFT")
+        covered, raw = pipe.execute(raise_on_error=False)
+        if isinstance(raw, redis.ResponseError) and "unknown command" in str(raw).lower():
+            self._blmove_missing = True  # a server before 6.2: BRPOPLPUSH is the same move
+            return self.fetch_blocking(queue, worker_id, timeout)
+        for reply in (covered, raw):
+            if isinstance(reply, Exception):
+                raise reply
         if raw is None:
-            return None
-        delivery = self.delivery(queue, worker_id, raw)
-        keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
-        args = [worker_id, self.lease_clock_ms(), raw, delivery.job_id]
-        claim = PendingReply(
-            self.client, self.scripts.command("claim", keys, args),
-            lambda: self.scripts.call(self.client, "claim", keys, args))
-        return replace(delivery, claim=claim)
+            return None, bool(covered)
+        return self._claim(queue, worker_id, raw), bool(covered)
 
     @translate_errors
-    def confirm_claim(self, delivery: Delivery) -> None:
-        """Read the reply of a claim sent at fetch time; LeaseLostError if the server handed
-        the job back because this worker had lost its lease."""
-        if delivery.claim is not None:
-            delivery.claim.result()
+    def claim(self, queue: str, worker_id: str, raw: bytes) -> Delivery:
+        """Confirm on the server that this worker still holds a live lease, and mark the job
+        running; LeaseLostError (after handing the job back to ready) when it does not."""
+        return self._claim(queue, worker_id, raw)
+
+    def _claim(self, queue: str, worker_id: str, raw: bytes) -> Delivery:
+        k = self.keys
+        delivery = self.delivery(queue, worker_id, raw)
+        keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
+        self.scripts.call(self.client, "claim", keys, [worker_id, raw, delivery.job_id])
+        return delivery
 
     # --- worker: ending a delivery ---------------------------------------------------------
     def _ack_parts(self, d: Delivery, fields: dict[str, Any]) -> tuple[list[str], list[Any]]:

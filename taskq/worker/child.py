@@ -43,6 +43,12 @@ class ChildSpec:
     log_level: str = "info"
 
 
+def blocking_timeout(spec: ChildSpec) -> float:
+    """A BLMOVE lasts at most a quarter of the lease: the guard before it then passes while
+    the heartbeat keeps time, and a job it lands always lands inside a live lease."""
+    return min(spec.block_timeout, spec.settings.lease_ttl / 4)
+
+
 def make_worker_id(pid: int, token: str) -> str:
     return f"{socket.gethostname()}:{pid}:{token}"
 
@@ -79,7 +85,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned, halt)
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
-               max_jobs=spec.max_jobs, block_timeout=spec.block_timeout,
+               max_jobs=spec.max_jobs, block_timeout=blocking_timeout(spec),
                adopt_orphans=spec.threads == 1)
         for i in range(spec.threads)
     ]

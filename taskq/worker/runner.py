@@ -144,15 +144,19 @@ class Runner:
         if not block or self.stop.is_set():
             self._dry = False
             return None
-        delivery = self.store.fetch_blocking(self.queues[0], self.worker_id, self.block_timeout)
-        self._dry = delivery is None
+        delivery, covered = self.store.fetch_blocking(self.queues[0], self.worker_id,
+                                                      self.block_timeout)
+        # A lease too short to cover the BLMOVE: check it with a plain fetch next time (it
+        # raises LeaseLostError when the lease is gone).
+        self._dry = delivery is None and covered
         return delivery
 
     def _adopt_orphans(self) -> None:
         self._check_orphans = False
         for queue in self.queues:
             for raw in self.store.held(queue, self.worker_id):
-                self._buffer.append(self.store.delivery(queue, self.worker_id, raw))
+                # Claimed like any BLMOVE'd job: nothing starts without a confirmed lease.
+                self._buffer.append(self.store.claim(queue, self.worker_id, raw))
         if self._buffer:
             self.log.warning("orphans-adopted", count=len(self._buffer))
 
@@ -195,18 +199,6 @@ class Runner:
         log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
                             task=payload.task if payload else None,
                             attempt=payload.attempt if payload else None)
-        try:
-            self.store.confirm_claim(delivery)
-        except LeaseLostError:
-            # This worker was presumed dead while it waited; the server gave the job back to
-            # the queue, so it will run again elsewhere (the at-least-once edge), and our
-            # write would be refused: say so and stop.
-            log.error("fenced", detail="lease lost before the job started; it was handed "
-                      "back to the queue and this worker stops")
-            raise
-        except StoreConnectionError as exc:
-            # The claim only marks the job running; holding it is what the ack checks.
-            log.warning("redis-unavailable", during="claim", error=str(exc))
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock())
         try:

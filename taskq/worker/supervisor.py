@@ -71,6 +71,7 @@ class Supervisor:
         self.shutdown_deadline: float | None = None
         self.next_promote = {q: 0.0 for q in spec.queues}
         self.next_lease_scan = 0.0
+        self.next_vouch = 0.0
         self.maintain_after = 0.0  # after Redis trouble: no retry before this time
         self.log = get_logger(supervisor=os.getpid())
         self.store = RedisStore(connect(self.settings), self.settings, spec.allow_pickle)
@@ -125,6 +126,7 @@ class Supervisor:
         self._check_timeouts()
         self._reap()
         self._start_pending()
+        self._vouch()
         if not self.stop.is_set():
             self.maintain()
 
@@ -247,6 +249,23 @@ class Supervisor:
         except StoreError as exc:
             self.log.warning("worker-unregister-failed", worker=worker_id, error=str(exc))
 
+    def _vouch(self) -> None:
+        """Renew the leases of the children that are alive (reaped just before), every third
+        of the lease: a child whose heartbeat thread is starved (a task holding the GIL in C
+        code) keeps its jobs; only a dead or frozen worker loses them."""
+        now = time.monotonic()
+        if now < self.next_vouch:
+            return
+        self.next_vouch = now + self.settings.lease_ttl / 3
+        alive = [c.worker_id for c in self.children.values()
+                 if c.kill_reason is None and c.process.is_alive()]
+        if not alive:
+            return
+        try:
+            self.store.vouch(alive, self.spec.queues)
+        except StoreError as exc:
+            self.log.warning("vouch-failed", error=str(exc))
+
     # --- scheduled jobs and dead workers -------------------------------------------------
     def maintain(self, force: bool = False) -> None:
         """Promote due scheduled jobs (each queue at most once a second, or at the next due
@@ -275,6 +294,7 @@ class Supervisor:
 
     def _recover_expired(self) -> None:
         for queue in self.spec.queues:
+            self._recover_departed(queue)
             for worker_id in self.store.expired_workers(queue):
                 crash = crash_info_from_worker_id(worker_id, "lease expired")
                 moved = recover_worker(self.store, queue, worker_id, CRASH, crash=crash,
@@ -284,6 +304,19 @@ class Supervisor:
                                      worker=worker_id, reason="lease expired")
                 if moved >= 0:  # presumed dead: its registry entry would stay forever
                     self._forget(worker_id)
+
+
+    def _recover_departed(self, queue: str) -> None:
+        """A BLMOVE may land a job in the list of a worker presumed dead (see guard.lua):
+        recover such lists once the lease is gone, and forget old, empty ones."""
+        for worker_id in self.store.departed(queue):
+            crash = crash_info_from_worker_id(worker_id, "lease expired")
+            moved = recover_worker(self.store, queue, worker_id, CRASH, crash=crash,
+                                   only_if_expired=True, drop_lease=True)
+            if moved > 0:
+                self.log.warning("jobs-recovered", queue=queue, count=moved, worker=worker_id,
+                                 reason="landed after its worker was presumed dead")
+        self.store.prune_departed(queue)
 
 
 def signal_name(number: int) -> str:

@@ -94,12 +94,14 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start `taskq worker tests.faults.tasks -q faults ...`; every one is killed at teardown."""
     started: list[WorkerProcess] = []
 
-    def start(url: str, processes: int = 1, lease: float = 1.0, grace: float = 10.0,
+    def start(url: str, processes: int = 1, lease: float | None = 1.0, grace: float = 10.0,
               extra: tuple[str, ...] = ()) -> WorkerProcess:
+        """`lease` None: the default lease."""
         log_path = tmp_path / f"worker-{len(started)}.log"
         log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
         args = [sys.executable, "-m", "taskq", "worker", "tests.faults.tasks",
-                "-q", tasks.QUEUE, "-c", str(processes), "--lease", str(lease),
+                "-q", tasks.QUEUE, "-c", str(processes),
+                *(("--lease", str(lease)) if lease is not None else ()),
                 "--grace", str(grace), "--url", url, *extra]
         env = {**os.environ, tasks.URL_ENV: record_url(url), "TASKQ_HOME": str(tmp_path),
                "PYTHONUNBUFFERED": "1"}

@@ -143,3 +143,16 @@ def flaky(tag: str) -> int:
     if client().llen(starts_key(tag)) == 1:
         raise RuntimeError(f"first run of {tag} fails")
     return mark_done(tag)
+
+
+@task(queue=QUEUE, retries=0)
+def gil_hog(tag: str, seconds: int = 3) -> int:
+    """Holds the GIL for `seconds` in C code (libc sleep called through ctypes.PyDLL, which
+    does not release it), as a regex or a C extension can: the child's own heartbeat thread
+    cannot run meanwhile."""
+    import ctypes
+
+    mark_started(tag)
+    ctypes.PyDLL(None).sleep(seconds)
+    mark_done(tag)
+    return os.getpid()
