@@ -40,9 +40,8 @@ def scenarios(store: RedisStore) -> list[Any]:
     say(store.enqueue([payload("j-ok", enqueued_at=T0 + 1)]))     # dedupe: 'queued'
     first = store.fetch(Q, W, 2)                                  # fetch
     say([d.job_id for d in first])
-    blocked = store.fetch_blocking(Q, W, 1.0)                     # BLMOVE + claim
+    blocked, _ = store.fetch_blocking(Q, W, 1.0)                  # guard, BLMOVE, claim
     assert blocked is not None
-    store.confirm_claim(blocked)
     say(blocked.job_id)
     held = {d.job_id: d for d in [*first, blocked]}
     say(store.watch(Q, "j-ok")["status"])                         # a result waiter
