@@ -15,7 +15,7 @@ from taskq.errors import (
     UnknownTaskError,
 )
 from taskq.handle import Job
-from taskq.producer import configure
+from taskq.producer import aclose, configure
 from taskq.retry import Backoff
 from taskq.task import DuplicateJobError, Task, task
 
@@ -23,6 +23,6 @@ __all__ = [
     "Backoff", "BadArgumentsError", "ConfigurationError", "DecodeError", "DuplicateJobError",
     "Job", "JobFailedError", "JobNotFoundError", "ResultTimeoutError", "Retry",
     "SerializationError", "Settings", "StoreError", "Task", "TaskqError", "UnknownTaskError",
-    "configure", "task",
+    "aclose", "configure", "task",
 ]
 __version__ = "0.1.0"

@@ -75,6 +75,9 @@ def main() -> None:
               help="Child processes (default: one per core).")
 @click.option("--threads", type=click.IntRange(min=1), default=1,
               help="Threads per child, for I/O-bound tasks.")
+@click.option("--async-concurrency", type=click.IntRange(min=1), default=10,
+              show_default=True,
+              help="Coroutine tasks (async def) each child runs at once, on its event loop.")
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit 0.")
 @click.option("--max-jobs", type=click.IntRange(min=1), default=None,
               help="Replace each child after it ran this many jobs.")
@@ -91,9 +94,9 @@ def main() -> None:
 @url_option
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
-           threads: int, burst: bool, max_jobs: int | None, grace: float, lease: float | None,
-           allow_pickle: bool, log_format: str, log_level: str, url: str | None,
-           prefix: str | None) -> None:
+           threads: int, async_concurrency: int, burst: bool, max_jobs: int | None,
+           grace: float, lease: float | None, allow_pickle: bool, log_format: str,
+           log_level: str, url: str | None, prefix: str | None) -> None:
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
 
@@ -109,8 +112,9 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     if lease:
         settings = replace(settings, lease_ttl=lease)
     spec = ChildSpec(settings=settings, queues=queues or ("default",),
-                     threads=threads, burst=burst, max_jobs=max_jobs,
-                     allow_pickle=allow_pickle, log_format=log_format, log_level=log_level)
+                     threads=threads, async_concurrency=async_concurrency, burst=burst,
+                     max_jobs=max_jobs, allow_pickle=allow_pickle, log_format=log_format,
+                     log_level=log_level)
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)

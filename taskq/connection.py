@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -42,4 +44,18 @@ def connect(settings: Settings, start: bool = True) -> Redis:
         health_check_interval=30,
         client_name="taskq",
         retry=Retry(NoBackoff(), 0),
+    )
+
+
+def connect_async(url: str, settings: Settings) -> AsyncRedis:
+    """The same client on redis.asyncio, for producers in async code (`adelay`, `aresult`).
+    `url` is resolved first (resolve_url may start the embedded server: run it off the loop)."""
+    return AsyncRedis.from_url(
+        url,
+        socket_timeout=settings.socket_timeout,
+        socket_connect_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=30,
+        client_name="taskq",
+        retry=AsyncRetry(NoBackoff(), 0),
     )

@@ -1,41 +1,74 @@
-"""`Job`: the handle `delay()` and `enqueue()` return: id, status, result."""
+"""`Job`: the handle `delay()` and `enqueue()` return: id, status, result.
+
+Each read has an async twin (`aresult`, `astatus`) on redis.asyncio, for code that runs an
+event loop."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskq.errors import JobFailedError, JobNotFoundError, ResultTimeoutError
 from taskq.events import END_EVENTS, START, AsyncEventFeed, Cursor, Event, EventFeed, since_id
 from taskq.store import RedisStore
 
+if TYPE_CHECKING:
+    from taskq.store.aio import AsyncStore
+
 
 class Job:
     """A handle on one enqueued job. Cheap: it holds only the id, queue and a store."""
 
-    def __init__(self, job_id: str, queue: str, store: RedisStore) -> None:
+    def __init__(self, job_id: str, queue: str, store: RedisStore | None = None,
+                 astore: AsyncStore | None = None) -> None:
         self.id = job_id
         self.queue = queue
-        self._store = store
+        self._given_store = store
+        self._astore = astore
         self._record: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Job(id={self.id!r}, queue={self.queue!r})"
 
+    @property
+    def _store(self) -> RedisStore:
+        if self._given_store is None:
+            from taskq.producer import default_store
+
+            self._given_store = default_store()
+        return self._given_store
+
+    async def _async_store(self) -> AsyncStore:
+        if self._astore is None:
+            from taskq.producer import default_async_store
+
+            self._astore = await default_async_store()
+        return self._astore
+
+    def _missing(self) -> JobNotFoundError:
+        return JobNotFoundError(
+            f"no job {self.id} in queue {self.queue!r}: wrong id, or its result expired")
+
     def refresh(self) -> dict[str, str]:
         """Read the job's record from Redis (one round trip) and return it."""
         record = self._store.job_record(self.queue, self.id)
         if not record:
-            raise JobNotFoundError(
-                f"no job {self.id} in queue {self.queue!r}: wrong id, or its result expired")
+            raise self._missing()
         self._record = record
         return record
 
     def status(self) -> str:
         """queued, scheduled, active, done or dead."""
         return self.refresh()["status"]
+
+    async def astatus(self) -> str:
+        record = await (await self._async_store()).job_record(self.queue, self.id)
+        if not record:
+            raise self._missing()
+        self._record = record
+        return record["status"]
 
     def history(self) -> list[dict[str, Any]]:
         return self._store.history(self.queue, self.id)
@@ -46,22 +79,41 @@ class Job:
         ResultTimeoutError when time runs out."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            record = self._store.watch(self.queue, self.id)
-            if not record:
-                raise JobNotFoundError(
-                    f"no job {self.id} in queue {self.queue!r}: wrong id, or its result expired")
-            self._record = record
-            if record["status"] == "done":
-                return json.loads(record.get("result", "null"))
-            if record["status"] == "dead":
-                error = record.get("error") or record.get("reason")
-                raise JobFailedError(self.id, "dead", error)
-            left = 0.0 if deadline is None else deadline - time.monotonic()
-            if deadline is not None and left <= 0:
-                raise ResultTimeoutError(
-                    f"job {self.id} is still {record['status']} after {timeout} s")
+            done, value, left = self._outcome(self._store.watch(self.queue, self.id),
+                                              deadline, timeout)
+            if done:
+                return value
             # Block on the server until the job ends; wake at least every 5 s to re-read.
-            self._store.wait_for_end(self.queue, self.id, min(left or 5.0, 5.0))
+            self._store.wait_for_end(self.queue, self.id, left)
+
+    async def aresult(self, timeout: float | None = None) -> Any:
+        """`result()` for async code: awaits the job's end on redis.asyncio, so the event
+        loop runs on while it waits."""
+        store = await self._async_store()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done, value, left = self._outcome(await store.watch(self.queue, self.id),
+                                              deadline, timeout)
+            if done:
+                return value
+            await store.wait_for_end(self.queue, self.id, left)
+
+    def _outcome(self, record: dict[str, str], deadline: float | None,
+                 timeout: float | None) -> tuple[bool, Any, float]:
+        """(True, result, 0) for a done job; raises for a dead one or when time is up; else
+        (False, None, seconds to wait for the end signal)."""
+        if not record:
+            raise self._missing()
+        self._record = record
+        if record["status"] == "done":
+            return True, json.loads(record.get("result", "null")), 0.0
+        if record["status"] == "dead":
+            raise JobFailedError(self.id, "dead", record.get("error") or record.get("reason"))
+        left = 5.0 if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            raise ResultTimeoutError(
+                f"job {self.id} is still {record['status']} after {timeout} s")
+        return False, None, min(left, 5.0)
 
     def events(self, follow: bool = False, since: str | None = None) -> Iterator[Event]:
         """This job's events still kept in its queue's stream, oldest first (`since`: an

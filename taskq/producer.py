@@ -7,16 +7,22 @@ server).
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 
 from taskq.config import Settings
-from taskq.connection import connect
+from taskq.connection import connect, connect_async, resolve_url
 from taskq.store import RedisStore
+from taskq.store.aio import AsyncStore
 
 _lock = threading.Lock()
 _store: RedisStore | None = None
 _settings: Settings | None = None
 _override: RedisStore | None = None  # a test double (taskq.testing) that wins over settings
+# redis.asyncio clients belong to the loop they were made on: one store per running loop.
+_async_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStore] = (
+    weakref.WeakKeyDictionary())
 
 
 def configure(settings: Settings | None) -> None:
@@ -26,6 +32,7 @@ def configure(settings: Settings | None) -> None:
         if _store is not None:
             _store.client.close()
         _store, _settings = None, settings
+        _async_stores.clear()
 
 
 def override_store(store: RedisStore | None) -> RedisStore | None:
@@ -46,3 +53,23 @@ def default_store() -> RedisStore:
             settings = _settings or Settings.from_env()
             _store = RedisStore(connect(settings), settings)
         return _store
+
+
+async def default_async_store() -> AsyncStore:
+    """The producers' store for the running event loop (built on first use in each loop)."""
+    loop = asyncio.get_running_loop()
+    store = _async_stores.get(loop)
+    if store is None:
+        settings = _settings or Settings.from_env()
+        url = await asyncio.to_thread(resolve_url, settings)  # may start the embedded server
+        store = _async_stores.setdefault(loop, AsyncStore(connect_async(url, settings),
+                                                          settings))
+    return store
+
+
+async def aclose() -> None:
+    """Close this event loop's producer connection (call before the loop ends, for example at
+    the end of the coroutine given to asyncio.run, or in an ASGI app's shutdown)."""
+    store = _async_stores.pop(asyncio.get_running_loop(), None)
+    if store is not None:
+        await store.close()

@@ -90,6 +90,14 @@ class Scripts:
         script that must run right before the next command (the BLMOVE guard)."""
         pipe.eval(self.source[name], len(keys), *keys, *args)
 
+    async def acall(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
+        """`call` on a redis.asyncio client."""
+        try:
+            return await client.evalsha(self.sha[name], len(keys), *keys, *args)
+        except NoScriptError:
+            await client.script_load(self.source[name])
+            return await client.evalsha(self.sha[name], len(keys), *keys, *args)
+
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call to a pipeline; run it with `run_pipeline` to survive NOSCRIPT."""
         keys, args = self.parts(name, keys, args)

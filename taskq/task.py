@@ -67,6 +67,11 @@ class Task(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
 
+    @property
+    def is_coroutine(self) -> bool:
+        """An `async def` task: workers run it on their event loop (--async-concurrency)."""
+        return inspect.iscoroutinefunction(self.fn)
+
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """Enqueue with the task's defaults. One round trip."""
         return self.enqueue(args=args, kwargs=kwargs)
@@ -92,6 +97,33 @@ class Task(Generic[P, R]):
         if outcome != 1:
             raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
         return Job(payload.id, payload.queue, store)
+
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """`delay` for async code: enqueues on redis.asyncio without blocking the loop."""
+        return await self.aenqueue(args=args, kwargs=kwargs)
+
+    async def aenqueue(
+        self,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        delay: float | None = None,
+        eta: float | None = None,
+        job_id: str | None = None,
+        queue: str | None = None,
+        retries: int | None = None,
+        timeout: float | None = None,
+    ) -> Job:
+        """`enqueue` for async code: the same checks and the same enqueue script."""
+        from taskq.producer import default_async_store
+
+        payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
+                             retries=retries, timeout=timeout)
+        store = await default_async_store()
+        (outcome,) = await store.enqueue([payload])
+        if outcome != 1:
+            raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
+        return Job(payload.id, payload.queue, astore=store)
 
     def enqueue_many(
         self, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]] | Sequence[Any]],

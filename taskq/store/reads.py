@@ -18,14 +18,7 @@ class Reads(StoreBase):
         pipe.hgetall(self.keys.job(queue, job_id))
         pipe.hget(self.keys.running(queue), job_id)
         record, running = pipe.execute()
-        out = {key.decode(): value.decode(errors="replace") for key, value in record.items()}
-        if out and running and out.get("status") == "queued":
-            out["status"] = "active"
-            out["worker"], _, started = running.decode().partition("|")
-            out["started_at"] = str(int(started) / 1000)
-        if out.get("status") == "scheduled" and float(out.get("due", 0)) <= now_ms():
-            out["status"] = "queued"  # due and promoted (or about to be)
-        return out
+        return record_view(record, running)
 
     @translate_errors
     def history(self, queue: str, job_id: str) -> list[dict[str, Any]]:
@@ -49,8 +42,7 @@ class Reads(StoreBase):
     def watch(self, queue: str, job_id: str) -> dict[str, str]:
         """Mark the job as waited for (so that its end is signalled) and return its hash."""
         flat_reply = self.scripts.call(self.client, "watch", [self.keys.job(queue, job_id)], [])
-        return {k.decode(): v.decode(errors="replace")
-                for k, v in zip(flat_reply[::2], flat_reply[1::2], strict=True)}
+        return pairs(flat_reply)
 
     @translate_errors
     def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
@@ -58,6 +50,24 @@ class Reads(StoreBase):
         BLMOVE onto the same list rotates it, so every waiter wakes, and none consumes."""
         key = self.keys.notify(queue, job_id)
         return self._blmove(key, key, timeout) is not None
+
+
+def record_view(record: dict[bytes, bytes], running: bytes | None) -> dict[str, str]:
+    """A job hash as users see it: a queued job that a worker marked running is active, a
+    scheduled one past its due time is queued."""
+    out = {key.decode(): value.decode(errors="replace") for key, value in record.items()}
+    if out and running and out.get("status") == "queued":
+        out["status"] = "active"
+        out["worker"], _, started = running.decode().partition("|")
+        out["started_at"] = str(int(started) / 1000)
+    if out.get("status") == "scheduled" and float(out.get("due", 0)) <= now_ms():
+        out["status"] = "queued"  # due and promoted (or about to be)
+    return out
+
+
+def pairs(flat_reply: list[bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode(errors="replace")
+            for k, v in zip(flat_reply[::2], flat_reply[1::2], strict=True)}
 
 
 def _peek_attempt(raw: bytes | None) -> int | None:

@@ -11,6 +11,7 @@ import redis
 
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
 from taskq.job import Payload, decode
+from taskq.keys import Keys
 from taskq.records import Delivery, flat, history_entry
 from taskq.store.base import (
     ENQUEUE_CHUNK,
@@ -65,19 +66,7 @@ class Transitions(StoreBase):
         return results
 
     def _enqueue_parts(self, payload: Payload) -> tuple[list[str], list[Any]]:
-        k, q = self.keys, payload.queue
-        scheduled = payload.eta is not None and payload.eta > time.time()
-        due = int(payload.eta * 1000) if scheduled and payload.eta else 0
-        token = repr(payload.enqueued_at)
-        fields: dict[str, Any] = {"task": payload.task, "queue": q, "enqueued_at": token,
-                  "status": "scheduled" if scheduled else "queued"}
-        if scheduled:
-            fields["due"] = due
-        keys = [k.job(q, payload.id), k.history(q, payload.id),
-                k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
-        args = [payload.encode(), "scheduled" if scheduled else "ready", due, token,
-                *flat(fields)]
-        return keys, args
+        return enqueue_parts(self.keys, payload)
 
     # --- worker: fetch ---------------------------------------------------------------------
     def delivery(self, queue: str, worker_id: str, raw: bytes) -> Delivery:
@@ -212,6 +201,22 @@ class Transitions(StoreBase):
         moved, nxt = self.scripts.call(
             self.client, "promote", [k.scheduled(queue), k.ready(queue)], [at_ms, limit])
         return int(moved), (None if int(nxt) < 0 else int(nxt) / 1000)
+
+
+def enqueue_parts(k: Keys, payload: Payload) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of enqueue.lua for one job (shared by the async producer store)."""
+    q = payload.queue
+    scheduled = payload.eta is not None and payload.eta > time.time()
+    due = int(payload.eta * 1000) if scheduled and payload.eta else 0
+    token = repr(payload.enqueued_at)
+    fields: dict[str, Any] = {"task": payload.task, "queue": q, "enqueued_at": token,
+                              "status": "scheduled" if scheduled else "queued"}
+    if scheduled:
+        fields["due"] = due
+    keys = [k.job(q, payload.id), k.history(q, payload.id),
+            k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
+    args = [payload.encode(), "scheduled" if scheduled else "ready", due, token, *flat(fields)]
+    return keys, args
 
 
 def _attempt(d: Delivery) -> int | None:

@@ -20,6 +20,7 @@ from taskq.connection import connect
 from taskq.errors import LeaseLostError, StoreError
 from taskq.log import configure_logging, get_logger
 from taskq.store import RedisStore
+from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
 from taskq.worker.heartbeat import Heartbeat
 from taskq.worker.recovery import SHUTDOWN, recover_worker
 from taskq.worker.runner import Runner, Slot
@@ -35,6 +36,7 @@ class ChildSpec:
     settings: Settings
     queues: tuple[str, ...]
     threads: int = 1
+    async_concurrency: int = 10  # runners per child when coroutine tasks are registered
     burst: bool = False
     max_jobs: int | None = None
     block_timeout: float = 1.0
@@ -47,6 +49,12 @@ def blocking_timeout(spec: ChildSpec) -> float:
     """A BLMOVE lasts at most a quarter of the lease: the guard before it then passes while
     the heartbeat keeps time, and a job it lands always lands inside a live lease."""
     return min(spec.block_timeout, spec.settings.lease_ttl / 4)
+
+
+def runner_count(spec: ChildSpec) -> int:
+    """Jobs a child runs at once: --threads, or --async-concurrency when any registered
+    task is a coroutine (plain functions among them still run at most --threads at a time)."""
+    return max(spec.threads, spec.async_concurrency) if serves_coroutines() else spec.threads
 
 
 def make_worker_id(pid: int, token: str) -> str:
@@ -75,7 +83,8 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     try:
         store.register(worker_id, spec.queues, {
             "host": socket.gethostname(), "pid": os.getpid(), "queues": list(spec.queues),
-            "started_at": time.time(), "threads": spec.threads})
+            "started_at": time.time(), "threads": spec.threads,
+            "concurrency": runner_count(spec)})
     except StoreError as exc:
         log.error("worker-register-failed", error=str(exc))
         return EXIT_ERROR
@@ -83,13 +92,18 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     heartbeat.start()
     halt = threading.Event()  # one runner thread crashed: stop them all
     until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned, halt)
+    count = runner_count(spec)
+    loop = EventLoopThread().start() if serves_coroutines() else None
+    caller = TaskCaller(loop, threading.Semaphore(spec.threads) if count > spec.threads else None)
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
                max_jobs=spec.max_jobs, block_timeout=blocking_timeout(spec),
-               adopt_orphans=spec.threads == 1)
-        for i in range(spec.threads)
+               adopt_orphans=count == 1, caller=caller)
+        for i in range(count)
     ]
     code = _run_all(runners, halt, log)
+    if loop is not None:
+        loop.stop()
     if code == EXIT_OK and spec.max_jobs is not None and not stop.is_set() and any(
             r.jobs_run >= spec.max_jobs for r in runners):
         code = EXIT_RECYCLE

@@ -27,6 +27,7 @@ from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
 from taskq.task import get_task
 from taskq.worker import decision as d
+from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.recovery import backoff_for
 
 
@@ -71,6 +72,7 @@ class Runner:
         stop: Event, slot: Slot | None = None, burst: bool = False,
         max_jobs: int | None = None, block_timeout: float = 1.0,
         adopt_orphans: bool = True, clock: Callable[[], float] = time.time,
+        caller: TaskCaller | None = None,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -82,6 +84,7 @@ class Runner:
         self.block_timeout = block_timeout if len(self.queues) == 1 else min(block_timeout, 0.25)
         self.adopt_orphans = adopt_orphans
         self.clock = clock
+        self.caller = caller or TaskCaller()
         self.jobs_run = 0
         self.log = get_logger(worker=worker_id)
         self._buffer: deque[Delivery] = deque()
@@ -178,10 +181,12 @@ class Runner:
                             attempt=payload.attempt)
         log.info("job-started")
         started = time.perf_counter()
-        deadline = self.clock() + payload.timeout if payload.timeout else 0.0
-        self.slot.start(payload.id, deadline)
+        self.slot.start(payload.id, self.caller.deadline(task.fn, self.clock(), payload.timeout))
         try:
-            result = task.fn(*payload.args, **payload.kwargs)
+            result = self.caller.call(task.fn, payload.args, payload.kwargs, payload.timeout)
+        except CoroutineTimeout as exc:
+            return d.Outcome(d.TIMED_OUT, error_type="TimeoutError", error=str(exc),
+                             duration=time.perf_counter() - started)
         except Retry as exc:
             return d.Outcome(d.RETRY_REQUESTED, retry_delay=exc.delay, error=exc.reason,
                              duration=time.perf_counter() - started)

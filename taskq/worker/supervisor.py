@@ -32,6 +32,7 @@ from taskq.worker.child import (
     ChildSpec,
     child_main,
     make_worker_id,
+    runner_count,
 )
 from taskq.worker.recovery import (
     CRASH,
@@ -85,7 +86,8 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGUSR1, self._on_dump)
         self.log.info("worker-started", queues=list(self.spec.queues), processes=self.processes,
-                      threads=self.spec.threads, burst=self.spec.burst,
+                      threads=self.spec.threads, concurrency=runner_count(self.spec),
+                      burst=self.spec.burst,
                       url=self.settings.safe_url)
         try:
             self.maintain(force=True)
@@ -133,7 +135,7 @@ class Supervisor:
     # --- children -------------------------------------------------------------------------
     def _start_child(self, index: int) -> None:
         token = uuid.uuid4().hex[:8]
-        slots = SharedSlots(self.spec.threads)
+        slots = SharedSlots(runner_count(self.spec))
         process = self.ctx.Process(
             target=child_main, name=f"taskq-child-{index}",
             args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
