@@ -1,6 +1,7 @@
 """taskq: a task queue for Python on Redis that never loses a job."""
 
 from taskq.config import Settings
+from taskq.context import JobContext, NoCurrentJobError, current_job
 from taskq.errors import (
     BadArgumentsError,
     ConfigurationError,
@@ -21,8 +22,8 @@ from taskq.task import DuplicateJobError, Task, task
 
 __all__ = [
     "Backoff", "BadArgumentsError", "ConfigurationError", "DecodeError", "DuplicateJobError",
-    "Job", "JobFailedError", "JobNotFoundError", "ResultTimeoutError", "Retry",
-    "SerializationError", "Settings", "StoreError", "Task", "TaskqError", "UnknownTaskError",
-    "aclose", "configure", "task",
+    "Job", "JobContext", "JobFailedError", "JobNotFoundError", "NoCurrentJobError",
+    "ResultTimeoutError", "Retry", "SerializationError", "Settings", "StoreError", "Task",
+    "TaskqError", "UnknownTaskError", "aclose", "configure", "current_job", "task",
 ]
 __version__ = "0.1.0"

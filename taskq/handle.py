@@ -70,6 +70,15 @@ class Job:
         self._record = record
         return record["status"]
 
+    def progress(self) -> Any:
+        """What the task last gave `current_job().set_progress()`: a fraction, a dict, or
+        None (one round trip)."""
+        return json.loads(self.refresh().get("progress", "null"))
+
+    def meta(self) -> dict[str, Any]:
+        """The metadata the task set with `current_job().set_meta(...)` (one round trip)."""
+        return dict(json.loads(self.refresh().get("meta", "{}")))
+
     def history(self) -> list[dict[str, Any]]:
         return self._store.history(self.queue, self.id)
 

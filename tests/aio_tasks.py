@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import redis.asyncio
 
+import taskq
 from taskq import task
 from tests.faults.tasks import FAST, QUEUE, URL_ENV
 
@@ -89,3 +91,30 @@ async def blocking(tag: str, seconds: float) -> int:
     time.sleep(seconds)
     await records().hincrby("aio:done", tag, 1)
     return os.getpid()
+
+
+# --- progress and metadata (in-process, queue "default") -----------------------------------
+MIDWAY = threading.Event()  # set by the test to let `halfway` finish
+
+
+@task
+def reports(steps: int) -> dict[str, object]:
+    job = taskq.current_job()
+    for i in range(1, steps + 1):
+        job.set_progress(i / steps)
+    job.set_meta(rows=steps, source="test")
+    return {"id": job.id, "attempt": job.attempt, "queue": job.queue, "meta": job.meta}
+
+
+@task
+async def areports() -> dict[str, object]:
+    job = taskq.current_job()
+    await job.aset_progress({"done": 1, "total": 2})
+    await job.aset_meta(kind="async")
+    return {"id": job.id, "task": job.task}
+
+
+@task
+def halfway() -> None:
+    taskq.current_job().set_progress(0.5)
+    MIDWAY.wait(30)

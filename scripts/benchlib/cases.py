@@ -112,8 +112,11 @@ class Bench:
         """N jobs already queued; time from worker start until the final sentinel ran."""
         p = self.params
         configs = self.peer.mix_configs() if p.get("mix") else None  # type: ignore[attr-defined]
-        cfg = self.config(p["config"], configs)
         task, n = ("mix", p["n"]) if p.get("mix") else ("noop", p["n"])
+        if p.get("io"):  # the async I/O mix: each config names its task (coroutine or not)
+            io = dict((c.name, (c, t)) for c, t in self.peer.io_configs())  # type: ignore[attr-defined]
+            configs, task = [io[p["config"]][0]], io[p["config"]][1]
+        cfg = self.config(p["config"], configs)
         blob = "x" * 1024
         args = (lambda: (blob,)) if p.get("mix") else no_args
         self.r.flushall()
@@ -191,8 +194,10 @@ class Bench:
         return [float(v) for v in self.r.lrange(sink.LATENCY_KEY, 0, -1)]
 
     def info(self) -> dict[str, Any]:
+        io = getattr(self.peer, "io_configs", lambda: [])()
         return {"version": self.peer.version(), "bulk_api": self.peer.bulk_api,
-                "configs": {c.name: c.describe for c in self.peer.worker_configs()}}
+                "configs": {c.name: c.describe for c in self.peer.worker_configs()},
+                "io_configs": {c.name: c.describe for c, _ in io}}
 
 
 def main() -> None:

@@ -45,6 +45,14 @@ def summarize(results: Results, peers: list[str]) -> dict[str, dict[str, Any]]:
                for k, v in cases.items() if k.startswith("mix:")}
         if mix:
             s["mix"] = mix
+        io = {k.removeprefix("io:"): {"rate": median_of(v, "rate"),
+                                      "steady": median_of(v, "steady"),
+                                      "seconds": median_of(v, "seconds"),
+                                      "describe": next((r.get("describe") for r in v
+                                                        if r.get("describe")), "")}
+              for k, v in cases.items() if k.startswith("io:")}
+        if io:
+            s["io"] = io
         idle = [r for r in cases.get("idle", []) if "rss_mb" in r]
         for f in ("rss_mb", "pss_mb", "processes", "spaced_p50_ms", "spaced_p99_ms",
                   "burst_p50_ms", "burst_p99_ms"):
@@ -91,6 +99,14 @@ def tables(summary: dict[str, dict[str, Any]]) -> str:
         lines += ["", "taskq realistic mix (1 KB argument, `time.sleep(0.001)` per job):", "",
                   "| config | jobs/s |", "|---|---:|"]
         lines += [f"| {m['describe']} | {fmt(m['rate'])} |" for m in taskq["mix"].values()]
+    io_rows = [(peer, m) for peer, s in summary.items() for m in s.get("io", {}).values()]
+    if io_rows:
+        lines += ["", "Async I/O mix (1,000 jobs, each awaiting 50 ms of I/O; queued first; "
+                  "time from worker start to the last job's end):", "",
+                  "| system | config | seconds | jobs/s | jobs/s steady |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {peer} | {m['describe']} | {fmt(m['seconds'], 2)} | {fmt(m['rate'])} "
+                  f"| {fmt(m['steady'])} |" for peer, m in io_rows]
     if taskq and taskq.get("default") and taskq["default"].get("commands_per_job"):
         d = taskq["default"]
         cmds = ", ".join(f"{k} {v:g}" for k, v in d["commands_per_job"].items())

@@ -6,6 +6,7 @@ made lazily per process (worker children are forked after import).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
@@ -41,3 +42,16 @@ def latency(sent_at: float) -> None:
 def mix(blob: str) -> None:
     """The realistic job: a 1 KB argument and 1 ms of I/O."""
     time.sleep(0.001)
+
+
+IO_SECONDS = 0.05  # the async I/O mix: each job waits this long on "the network"
+
+
+async def io_wait() -> None:
+    """The I/O job as a coroutine: awaits 50 ms."""
+    await asyncio.sleep(IO_SECONDS)
+
+
+def io_wait_sync() -> None:
+    """The same job as a plain function (for thread pools): blocks 50 ms."""
+    time.sleep(IO_SECONDS)

@@ -96,7 +96,7 @@ def story(s: JobStory, now: float | None = None) -> str:
             lines.append(f"  {label:<10} {when(float(r[key]), now)}")
     if r.get("died_at"):
         lines.append(f"  {'died':<10} {when(int(r['died_at']) / 1000, now)}")
-    for key in ("reason", "attempts", "worker", "duration"):
+    for key in ("reason", "attempts", "worker", "duration", "progress", "meta"):
         if r.get(key):
             lines.append(f"  {key:<10} {r[key]}")
     lines += _payload_lines(s)

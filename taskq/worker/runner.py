@@ -17,12 +17,15 @@ from typing import Any, Protocol
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from taskq.context import JobContext, job_context
 from taskq.errors import (
     LeaseLostError,
     Retry,
     StoreConnectionError,
+    StoreError,
     UnknownTaskError,
 )
+from taskq.job import Payload
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
 from taskq.task import get_task
@@ -183,7 +186,9 @@ class Runner:
         started = time.perf_counter()
         self.slot.start(payload.id, self.caller.deadline(task.fn, self.clock(), payload.timeout))
         try:
-            result = self.caller.call(task.fn, payload.args, payload.kwargs, payload.timeout)
+            with job_context(_job_context(self.store, payload, log)):
+                result = self.caller.call(task.fn, payload.args, payload.kwargs,
+                                          payload.timeout)
         except CoroutineTimeout as exc:
             return d.Outcome(d.TIMED_OUT, error_type="TimeoutError", error=str(exc),
                              duration=time.perf_counter() - started)
@@ -265,6 +270,20 @@ class Runner:
         else:
             log.error("job-dead-lettered", reason=action.reason, duration=duration,
                       error_type=outcome.error_type, error=outcome.error)
+
+
+def _job_context(store: RedisStore, payload: Payload, log: Any) -> JobContext:
+    """What `taskq.current_job()` returns inside this job. A progress write that Redis
+    cannot take is logged and reported as False, never raised into the task."""
+    def write(progress: Any, meta: Any) -> bool:
+        try:
+            return store.set_progress(payload.queue, payload.id, progress, meta)
+        except StoreError as exc:
+            log.warning("progress-not-written", error=str(exc))
+            return False
+
+    return JobContext(payload.id, payload.queue, payload.task, payload.attempt,
+                      _progress_writer=write)
 
 
 def _result_json(value: Any) -> str:

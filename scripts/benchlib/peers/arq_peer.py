@@ -28,6 +28,10 @@ async def latency(ctx: dict[str, Any], sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+async def io(ctx: dict[str, Any]) -> None:
+    await sink.io_wait()
+
+
 REDIS = RedisSettings.from_dsn(os.environ["BENCH_REDIS_URL"])
 LOG = {"version": 1, "disable_existing_loggers": False,
        "handlers": {"h": {"class": "logging.StreamHandler", "level": "WARNING"}},
@@ -35,15 +39,21 @@ LOG = {"version": 1, "disable_existing_loggers": False,
 
 
 class WorkerSettings:
-    functions = [noop, mark, latency]
+    functions = [noop, mark, latency, io]
     redis_settings = REDIS
 
 
 class WorkerSettingsBig:  # arq reads only the class's own attributes: no inheritance
-    functions = [noop, mark, latency]
+    functions = [noop, mark, latency, io]
     redis_settings = REDIS
     max_jobs = 100
     poll_delay = 0.05
+
+
+class WorkerSettingsIO50:
+    functions = [noop, mark, latency, io]
+    redis_settings = REDIS
+    max_jobs = 50
 
 
 class Adapter:
@@ -81,6 +91,16 @@ class Adapter:
             WorkerConfig("x2-big", argv("WorkerSettingsBig"),
                          f"{cores} x arq, max_jobs=100, poll_delay=0.05", procs=cores),
         ]
+
+    def io_configs(self) -> list[tuple[WorkerConfig, str]]:
+        cores = os.cpu_count() or 1
+        argv = [bin_path("arq"), f"{__name__}.WorkerSettings", "--custom-log-dict",
+                f"{__name__}.LOG"]
+        argv50 = [bin_path("arq"), f"{__name__}.WorkerSettingsIO50", "--custom-log-dict",
+                  f"{__name__}.LOG"]
+        return [(WorkerConfig("async10", argv, f"{cores} x arq, max_jobs=10", procs=cores), "io"),
+                (WorkerConfig("async50", argv50, f"{cores} x arq, max_jobs=50", procs=cores),
+                 "io")]
 
     def close(self) -> None:
         self.loop.run_until_complete(self.pool.aclose())

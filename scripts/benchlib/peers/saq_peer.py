@@ -27,8 +27,12 @@ async def latency(ctx: dict[str, Any], *, sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+async def io(ctx: dict[str, Any]) -> None:
+    await sink.io_wait()
+
+
 settings = {"queue": Queue.from_url(os.environ["BENCH_REDIS_URL"]),
-            "functions": [noop, mark, latency], "concurrency": 10}
+            "functions": [noop, mark, latency, io], "concurrency": 10}
 settings_big = {**settings, "concurrency": 50}
 PARAM = {"mark": "name", "latency": "sent_at"}
 
@@ -67,6 +71,14 @@ class Adapter:
             WorkerConfig("w2-c50", [bin_path("saq"), f"{__name__}.settings_big", "--workers",
                                     cores], f"saq --workers {cores}, concurrency 50"),
         ]
+
+    def io_configs(self) -> list[tuple[WorkerConfig, str]]:
+        cores = str(os.cpu_count() or 1)
+        return [(WorkerConfig("async10", [bin_path("saq"), f"{__name__}.settings", "--workers",
+                                          cores], f"saq --workers {cores}, concurrency 10"), "io"),
+                (WorkerConfig("async50", [bin_path("saq"), f"{__name__}.settings_big",
+                                          "--workers", cores],
+                              f"saq --workers {cores}, concurrency 50"), "io")]
 
     def close(self) -> None:
         self.loop.run_until_complete(self.queue.disconnect())

@@ -33,7 +33,18 @@ def mix(blob: str) -> None:
     sink.mix(blob)
 
 
-TASKS = {"noop": noop, "mark": mark, "latency": latency, "mix": mix}
+@task
+async def io() -> None:
+    await sink.io_wait()
+
+
+@task
+def io_sync() -> None:
+    sink.io_wait_sync()
+
+
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "mix": mix, "io": io,
+         "io_sync": io_sync}
 
 
 class Adapter:
@@ -77,6 +88,19 @@ class Adapter:
                 "warning", "-c", str(cores)]
         return [WorkerConfig(f"c{cores}-t{t}", [*argv, "--threads", str(t)],
                              f"taskq worker -c {cores} --threads {t}") for t in (8, 16)]
+
+    def io_configs(self) -> list[tuple[WorkerConfig, str]]:
+        """The async I/O mix: coroutines on the event loop, and the same wait on threads."""
+        cores = os.cpu_count() or 1
+        argv = [bin_path("taskq"), "worker", __name__, "--url", self.url, "--log-level",
+                "warning", "-c", str(cores)]
+        out = []
+        for n in (10, 50):
+            out.append((WorkerConfig(f"async{n}", [*argv, "--async-concurrency", str(n)],
+                                     f"taskq -c {cores} --async-concurrency {n}"), "io"))
+            out.append((WorkerConfig(f"threads{n}", [*argv, "--threads", str(n)],
+                                     f"taskq -c {cores} --threads {n} (time.sleep)"), "io_sync"))
+        return out
 
     def close(self) -> None:
         configure(None)
