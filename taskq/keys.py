@@ -93,6 +93,24 @@ class Keys:
         start = key.index("{")
         return self.events(key[start + 1:key.index("}", start)])
 
+    def limits(self, queue: str) -> str:
+        """Hash limit name -> concurrency, of the limits that have parked jobs (for the
+        supervisors' release sweep); a field goes when its parked list empties."""
+        return self._q(queue, "limits")
+
+    def limit_holders(self, queue: str, name: str) -> str:
+        """Hash job id -> worker id: the concurrency permits of one limit (at most its
+        concurrency, plus stale ones until the next acquire or release drops them)."""
+        return self._q(queue, "limit", name, "holders")
+
+    def limit_parked(self, queue: str, name: str) -> str:
+        """List of encoded jobs held back by one limit's concurrency, oldest on the right."""
+        return self._q(queue, "limit", name, "parked")
+
+    def limit_slot(self, queue: str, name: str) -> str:
+        """The rate limiter's next free start time (ms) for one limit; expires when idle."""
+        return self._q(queue, "limit", name, "tat")
+
     # --- global --------------------------------------------------------------------------
     def queues(self) -> str:
         """Set of queue names ever enqueued to (for stats and admin)."""
@@ -112,5 +130,7 @@ class Keys:
             self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
             self.dead(queue), self.leases(queue), self.departed(queue), self.running(queue),
             self.job(queue, job_id), self.history(queue, job_id), self.notify(queue, job_id),
-            self.counter(queue, "done", 0), self.events(queue),
+            self.counter(queue, "done", 0), self.events(queue), self.limits(queue),
+            self.limit_holders(queue, "t"), self.limit_parked(queue, "t"),
+            self.limit_slot(queue, "t"),
         ]

@@ -17,6 +17,7 @@ from taskq.errors import BadArgumentsError, ConfigurationError, TaskqError, Unkn
 from taskq.handle import Job
 from taskq.job import MAX_ID_BYTES, Payload, new_job_id, valid_job_id
 from taskq.keys import check_queue_name
+from taskq.limits import LimitSpec
 from taskq.retry import Backoff
 from taskq.serializer import get_serializer
 from taskq.store import RedisStore
@@ -39,6 +40,7 @@ class TaskOptions:
     timeout: float | None = 300.0
     backoff: Backoff = field(default_factory=Backoff)
     serializer: str = "json"
+    limits: LimitSpec = field(default_factory=LimitSpec)
 
     def __post_init__(self) -> None:
         check_queue_name(self.queue)
@@ -57,6 +59,7 @@ class Task(Generic[P, R]):
         self.name = name
         self.options = options
         self.signature = inspect.signature(fn)
+        options.limits.check_key(self.signature, name)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
         self.__wrapped__ = fn
@@ -207,15 +210,22 @@ def task(fn: Callable[P, R], /) -> Task[P, R]: ...
 def task(
     *, name: str | None = ..., queue: str = ..., retries: int = ...,
     timeout: float | None = ..., backoff: Backoff | None = ..., serializer: str = ...,
+    rate: str | None = ..., concurrency: int | None = ..., limit_key: str | None = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
          queue: str = DEFAULT_QUEUE, retries: int = 3, timeout: float | None = 300.0,
-         backoff: Backoff | None = None, serializer: str = "json") -> Any:
-    """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`."""
+         backoff: Backoff | None = None, serializer: str = "json", rate: str | None = None,
+         concurrency: int | None = None, limit_key: str | None = None) -> Any:
+    """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`.
+
+    `rate="100/m"` and `concurrency=5` limit its starts and its running jobs across every
+    worker (enforced on the server); `limit_key="customer_id"` applies them per value of that
+    argument. A job held back waits (parked or scheduled), it does not fail."""
     options = TaskOptions(queue=queue, retries=retries, timeout=timeout,
-                          backoff=backoff or Backoff(), serializer=serializer)
+                          backoff=backoff or Backoff(), serializer=serializer,
+                          limits=LimitSpec(concurrency, rate, limit_key))
 
     def register(f: Callable[P, R]) -> Task[P, R]:
         task_name = name or f"{f.__module__}.{f.__qualname__}"

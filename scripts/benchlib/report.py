@@ -138,8 +138,9 @@ def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ratio("processing best", (t.get("best") or {}).get("rate"),
           best_peer(lambda s: (s.get("best") or {}).get("rate")), 2.5)
     p50 = t.get("spaced_p50_ms")
-    lowest = min((v["spaced_p50_ms"], k) for k, v in peers.items() if v.get("spaced_p50_ms"))
-    if p50 is not None:
+    lows = [(v["spaced_p50_ms"], k) for k, v in peers.items() if v.get("spaced_p50_ms")]
+    if p50 is not None and lows:
+        lowest = min(lows)
         out.append({"target": "latency p50 <= fastest peer and < 1 ms", "taskq": p50,
                     "vs": lowest[1], "peer": lowest[0], "met": p50 <= lowest[0] and p50 < 1})
     if t.get("spaced_p99_ms") is not None:

@@ -4,6 +4,7 @@
 - `transitions`: enqueue, fetch, claim, ack, retry, dead-letter, promote;
 - `leases`: worker membership and recovery of dead workers' jobs;
 - `reads`: job records, history, result waits;
+- `limits`: admission under rate and concurrency limits, permits;
 - `progress`: progress and metadata a running job writes onto its record.
 
 Every transition is one Lua script (or one command) so that a job id sits in exactly one
@@ -15,12 +16,13 @@ from __future__ import annotations
 from taskq.records import Delivery, Release, field_value, flat, history_entry
 from taskq.store.base import StoreBase, now_ms, translate_errors
 from taskq.store.leases import Leases
+from taskq.store.limits import Limits
 from taskq.store.progress import Progress
 from taskq.store.reads import Reads
 from taskq.store.transitions import Transitions
 
 
-class RedisStore(Transitions, Leases, Reads, Progress):
+class RedisStore(Transitions, Leases, Reads, Progress, Limits):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 

@@ -31,6 +31,7 @@ from taskq.store import Delivery, RedisStore
 from taskq.task import get_task
 from taskq.worker import decision as d
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
+from taskq.worker.limits import LimitGate
 from taskq.worker.recovery import backoff_for
 
 
@@ -45,12 +46,18 @@ class Slot(Protocol):
 
     def clear(self) -> None: ...
 
+    def due_at(self, when: float) -> None:
+        """A job this runner deferred (rate limit) falls due then: promote it on time."""
+
 
 class NoSlot:
     def start(self, job_id: str, deadline: float) -> None:
         pass
 
     def clear(self) -> None:
+        pass
+
+    def due_at(self, when: float) -> None:
         pass
 
 
@@ -94,6 +101,7 @@ class Runner:
         self._check_orphans = False
         self._dry = False  # last non-blocking fetch found nothing: go straight to blocking
         self._lease_lost: LeaseLostError | None = None  # seen while ending a job
+        self.gate = LimitGate(store, self.log, _connection_retrying, self.slot.due_at)
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -111,8 +119,12 @@ class Runner:
         delivery = self._next_with_retries(block)
         if delivery is None:
             return False
-        outcome = self.execute(delivery)
-        self.finish(delivery, outcome)
+        admitted = self.gate.admit(delivery)
+        if admitted is None:
+            return True  # held back by a rate or concurrency limit: not run, not failed
+        outcome = self.execute(admitted)
+        self.finish(admitted, outcome)
+        self.gate.release(admitted)
         self.jobs_run += 1
         if self._lease_lost is not None:
             raise self._lease_lost

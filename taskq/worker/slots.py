@@ -16,6 +16,9 @@ class SharedSlots:
         self.count = count
         self.deadlines: Any = ctx.RawArray("d", count)
         self.ids: Any = ctx.RawArray("c", count * ID_BYTES)
+        # The earliest time a job a runner deferred (rate limit) falls due: the supervisor
+        # promotes then instead of at its next once-a-second pass. 0: nothing pending.
+        self.promote_at: Any = ctx.RawValue("d", 0.0)
 
     def slot(self, index: int) -> SharedSlot:
         return SharedSlot(self, index)
@@ -29,6 +32,14 @@ class SharedSlots:
                 raw = self.ids[i * ID_BYTES:(i + 1) * ID_BYTES]
                 out.append(raw.rstrip(b"\0").decode(errors="replace"))
         return out
+
+    def take_promote_hint(self, now: float) -> bool:
+        """True (and cleared) when a deferred job has fallen due."""
+        at = self.promote_at.value
+        if at and now >= at:
+            self.promote_at.value = 0.0
+            return True
+        return False
 
     def reset(self) -> None:
         for i in range(self.count):
@@ -48,3 +59,9 @@ class SharedSlot:
 
     def clear(self) -> None:
         self.slots.deadlines[self.index] = 0.0
+
+    def due_at(self, when: float) -> None:
+        """A job this runner deferred falls due at `when` (epoch s): wake the promoter."""
+        current = self.slots.promote_at.value
+        if not current or when < current:
+            self.slots.promote_at.value = when

@@ -73,6 +73,7 @@ class Supervisor:
         self.next_promote = {q: 0.0 for q in spec.queues}
         self.next_lease_scan = 0.0
         self.next_vouch = 0.0
+        self.next_sweep: dict[str, float] = {}  # queue -> next release sweep of its limits
         self.maintain_after = 0.0  # after Redis trouble: no retry before this time
         self.log = get_logger(supervisor=os.getpid())
         self.store = RedisStore(connect(self.settings), self.settings, spec.allow_pickle)
@@ -271,10 +272,14 @@ class Supervisor:
     # --- scheduled jobs and dead workers -------------------------------------------------
     def maintain(self, force: bool = False) -> None:
         """Promote due scheduled jobs (each queue at most once a second, or at the next due
-        time) and recover the jobs of workers whose lease expired."""
+        time, or when a child deferred a job that is now due), wake jobs parked by a limit
+        whose permits came back (once a second), and recover the jobs of workers whose
+        lease expired."""
         now = time.time()
         if not force and now < self.maintain_after:
             return
+        if any(c.slots.take_promote_hint(now) for c in list(self.children.values())):
+            self.next_promote = dict.fromkeys(self.spec.queues, now)  # a deferred job is due
         try:
             for queue in self.spec.queues:
                 if force or now >= self.next_promote[queue]:
@@ -283,6 +288,11 @@ class Supervisor:
                         self.log.debug("jobs-promoted", queue=queue, count=moved)
                     soon = now + 1.0
                     self.next_promote[queue] = min(soon, nxt) if nxt is not None else soon
+                if force or now >= self.next_sweep.get(queue, 0.0):
+                    self.next_sweep[queue] = now + 1.0
+                    woken = self.store.sweep_limits(queue)
+                    if woken:
+                        self.log.info("parked-jobs-woken", queue=queue, count=woken)
             if force or now >= self.next_lease_scan:
                 self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
                 self._recover_expired()
