@@ -93,6 +93,7 @@ class Scripts:
 
     async def acall(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
         """`call` on a redis.asyncio client."""
+        keys, args = self.parts(name, keys, args)
         try:
             return await client.evalsha(self.sha[name], len(keys), *keys, *args)
         except NoScriptError:

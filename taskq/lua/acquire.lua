@@ -9,6 +9,7 @@
 -- KEYS[8] limits hash {q}:limits                  (name -> concurrency, while jobs park)
 -- ARGV[1] encoded payload   ARGV[2] job id   ARGV[3] worker id   ARGV[4] now (ms)
 -- ARGV[5] concurrency (0: none)   ARGV[6] ms between starts (0: no rate)   ARGV[7] name
+-- Events: `held` (by = concurrency | rate, limit, due) when it holds the job back.
 -- Returns 1 admitted; 0 parked; {2, due ms} scheduled for its rate slot; -1 when this
 -- worker does not hold the job (fenced: nothing written).
 local now, maxc, interval = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -31,6 +32,7 @@ if maxc > 0 and redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then
     redis.call('LPUSH', KEYS[4], ARGV[1])
     redis.call('HSET', KEYS[8], ARGV[7], maxc)
     redis.call('HSET', KEYS[7], 'held', 'concurrency ' .. ARGV[7])
+    emit('held', ARGV[2], 'by', 'concurrency', 'limit', ARGV[7])
     return 0
   end
 end
@@ -46,6 +48,7 @@ if interval > 0 then
       redis.call('ZADD', KEYS[6], tat, ARGV[1])
       redis.call('HSET', KEYS[7], 'status', 'scheduled', 'due', tat, 'rate_slot', tat,
                  'held', 'rate ' .. ARGV[7])
+      emit('held', ARGV[2], 'by', 'rate', 'limit', ARGV[7], 'due', tat)
       return {2, tat}
     end
   end

@@ -1,7 +1,8 @@
 -- progress: a running job records its progress and/or merges metadata into its record.
 -- KEYS[1]  job hash        taskq:{q}:job:<id>
 -- ARGV[1]  progress as JSON (a number or an object), or "" to leave it as it is
--- ARGV[2]  metadata patch as a JSON object, or ""
+-- ARGV[2]  metadata patch as a JSON object, or ""   ARGV[3] job id
+-- Events: `progress` (progress, meta: as given)
 -- returns  1 when written; 0 when the job has no record or has already ended
 -- touches  the job hash's fields `progress` and `meta` only
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -18,4 +19,5 @@ if ARGV[2] ~= '' then
   end
   redis.call('HSET', KEYS[1], 'meta', cjson.encode(meta))
 end
+emit('progress', ARGV[3], 'progress', ARGV[1], 'meta', ARGV[2])
 return 1

@@ -6,6 +6,7 @@
 -- KEYS[3] parked list {q}:limit:<name>:parked   KEYS[4] ready list {q}:ready
 -- KEYS[5] limits hash {q}:limits
 -- ARGV[1] concurrency   ARGV[2] limit name
+-- Events: `woken` (limit) for each parked job put back in ready.
 -- Returns the number of parked jobs put back in ready.
 local live = 0
 for _, id in ipairs(redis.call('HKEYS', KEYS[2])) do
@@ -17,6 +18,7 @@ for _ = 1, tonumber(ARGV[1]) - live do
   local raw = redis.call('RPOP', KEYS[3])
   if not raw then break end
   redis.call('RPUSH', KEYS[4], raw)  -- the right end: fetched next
+  emit('woken', payload_id(raw), 'limit', ARGV[2])
   woken = woken + 1
 end
 if redis.call('LLEN', KEYS[3]) == 0 then

@@ -40,7 +40,7 @@ class AsyncStore:
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.prefix)
-        self.scripts = Scripts()
+        self.scripts = Scripts(self.keys, settings.events_maxlen, settings.events_max_age)
         self._known_queues: set[str] = set()
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> Any:

@@ -16,6 +16,6 @@ class Progress(StoreBase):
         """Write progress (None: leave it) and merge a metadata patch into the job's record.
         False when the job has no record or already ended."""
         args = ["" if progress is None else json.dumps(progress),
-                json.dumps(dict(meta)) if meta else ""]
+                json.dumps(dict(meta)) if meta else "", job_id]
         return bool(self.scripts.call(self.client, "progress", [self.keys.job(queue, job_id)],
                                       args))
