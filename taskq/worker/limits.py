@@ -4,7 +4,6 @@ before it runs, and give its permit back when it ends (see taskq/limits.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from taskq.errors import StoreConnectionError, StoreError, UnknownTaskError
@@ -45,9 +44,6 @@ class LimitGate:
         limit = limit_of(delivery)
         if limit is None:
             return delivery
-        if delivery.claim is not None:  # the claim must have landed before we move the job
-            self.store.confirm_claim(delivery)
-            delivery = replace(delivery, claim=None)
         try:
             admission = self.store.acquire(delivery, limit)
         except StoreConnectionError:
