@@ -13,6 +13,7 @@ import redis
 import taskq
 from taskq.config import Settings
 from taskq.store import RedisStore
+from taskq.testing import InMemoryBackend
 from tests.servers import ServerProcess
 
 
@@ -38,7 +39,15 @@ def settings(server: ServerProcess, redis_client: redis.Redis, tmp_path: Path) -
 
 
 @pytest.fixture
-def store(settings: Settings, redis_client: redis.Redis) -> Iterator[RedisStore]:
+def store(request: pytest.FixtureRequest) -> Iterator[RedisStore]:
+    """The real store on our real server; on taskq.testing's in-memory backend (the same
+    store and Lua scripts on fakeredis, no server) for tests marked `in_memory`: runner
+    decisions and producer logic. Guarantees of the scripts stay on the real server."""
+    if request.node.get_closest_marker("in_memory"):
+        with InMemoryBackend() as backend:
+            yield backend.store
+        return
+    settings: Settings = request.getfixturevalue("settings")
     taskq.configure(settings)
     s = RedisStore(redis.Redis.from_url(settings.url or ""), settings)
     yield s

@@ -20,6 +20,7 @@ from tests import sample_tasks as t
 from tests.helpers import count_round_trips, drain
 
 
+@pytest.mark.in_memory
 def test_calling_the_function_runs_it_in_process(store: RedisStore) -> None:
     assert t.add(2, 3) == 5
     assert store.client.dbsize() == 0
@@ -47,12 +48,14 @@ def test_enqueue_many_of_1000_is_one_round_trip(store: RedisStore) -> None:
     assert store.client.llen(store.keys.ready("default")) == 1001
 
 
+@pytest.mark.in_memory
 def test_enqueue_many_accepts_args_kwargs_pairs(store: RedisStore) -> None:
     jobs = t.add.enqueue_many([((1,), {"b": 2}), ([3, 4], {})])
     drain(store)
     assert [j.result(timeout=1) for j in jobs] == [3, 7]
 
 
+@pytest.mark.in_memory
 def test_bad_arguments_fail_in_the_caller_and_enqueue_nothing(store: RedisStore) -> None:
     with pytest.raises(BadArgumentsError, match="missing a required argument: 'b'"):
         t.add.delay(1)  # type: ignore[call-arg]
@@ -66,6 +69,7 @@ def test_bad_arguments_fail_in_the_caller_and_enqueue_nothing(store: RedisStore)
     assert store.client.dbsize() == 0
 
 
+@pytest.mark.in_memory
 def test_delayed_job_goes_to_the_scheduled_set(store: RedisStore) -> None:
     job = t.add.enqueue(args=[1, 1], delay=60)
     assert job.status() == "scheduled"
@@ -84,6 +88,7 @@ def test_due_jobs_are_promoted_exactly_once(store: RedisStore) -> None:
     assert store.client.llen(store.keys.ready("default")) == 2
 
 
+@pytest.mark.in_memory
 def test_explicit_job_id_is_kept_and_duplicates_refused(store: RedisStore) -> None:
     job = t.add.enqueue(args=[1, 1], job_id="order-42")
     assert job.id == "order-42"
@@ -95,6 +100,7 @@ def test_explicit_job_id_is_kept_and_duplicates_refused(store: RedisStore) -> No
     assert t.add.enqueue(args=[5, 5], job_id="order-42").status() == "queued"
 
 
+@pytest.mark.in_memory
 def test_queue_option_routes_the_job(store: RedisStore) -> None:
     t.email.delay("a@example.com")
     t.add.enqueue(args=[1, 2], queue="other")
@@ -113,6 +119,7 @@ def test_result_blocks_on_the_server_until_a_worker_finishes(store: RedisStore) 
     assert trips[0] <= 4  # read, one blocking wait, read again: no polling loop
 
 
+@pytest.mark.in_memory
 def test_result_of_a_dead_job_raises_job_failed(store: RedisStore) -> None:
     job = t.boom_once.delay("kaput")
     drain(store)
@@ -127,6 +134,7 @@ def test_result_times_out_with_a_clear_error(store: RedisStore) -> None:
         job.result(timeout=0.1)
 
 
+@pytest.mark.in_memory
 def test_job_history_records_enqueue_and_outcome(store: RedisStore) -> None:
     job = t.add.delay(1, 1)
     drain(store)

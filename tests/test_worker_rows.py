@@ -1,10 +1,13 @@
-"""The ack table against a real server, one test per row, with the runner in-process."""
+"""The ack table, one test per row, with the runner in-process: decision rows on the in-memory
+backend (the real store and scripts on fakeredis), fencing, leases and recovery on a real server."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+
+import pytest
 
 from taskq.job import Payload, decode
 from taskq.store import RedisStore
@@ -25,6 +28,7 @@ def assert_nowhere_active(store: RedisStore, worker_id: str = "test:1:w") -> Non
     assert store.client.hlen(store.keys.running(Q)) == 0
 
 
+@pytest.mark.in_memory
 def test_success_stores_result_with_ttl_and_ends_the_job(store: RedisStore) -> None:
     job = t.add.delay(2, 3)
     drain(store)
@@ -37,6 +41,7 @@ def test_success_stores_result_with_ttl_and_ends_the_job(store: RedisStore) -> N
     assert_nowhere_active(store)
 
 
+@pytest.mark.in_memory
 def test_failure_with_retries_left_is_scheduled_with_next_attempt(store: RedisStore) -> None:
     job = t.boom.delay("first")
     store.register("test:1:w", [Q], {})
@@ -49,6 +54,7 @@ def test_failure_with_retries_left_is_scheduled_with_next_attempt(store: RedisSt
     assert_nowhere_active(store)
 
 
+@pytest.mark.in_memory
 def test_failure_out_of_retries_goes_to_dead_letters_with_details(store: RedisStore) -> None:
     job = t.boom.delay("always")  # retries=2: three attempts in all
     for _ in range(3):
@@ -64,6 +70,7 @@ def test_failure_out_of_retries_goes_to_dead_letters_with_details(store: RedisSt
     assert events == ["enqueued", "retrying", "retrying", "dead-lettered"]
 
 
+@pytest.mark.in_memory
 def test_unknown_task_is_dead_at_once(store: RedisStore) -> None:
     payload = Payload(id="u1", task="nowhere.missing", queue=Q)
     store.enqueue([payload])
@@ -73,6 +80,7 @@ def test_unknown_task_is_dead_at_once(store: RedisStore) -> None:
     assert "nowhere.missing" in rec["error"]
 
 
+@pytest.mark.in_memory
 def test_undecodable_payload_is_dead_at_once_with_its_raw_bytes(store: RedisStore) -> None:
     store.client.lpush(store.keys.ready(Q), b"\xffnot json")
     t.add.delay(1, 1)  # the queue carries on after the poison
@@ -84,6 +92,7 @@ def test_undecodable_payload_is_dead_at_once_with_its_raw_bytes(store: RedisStor
     assert store.client.llen(store.keys.ready(Q)) == 0
 
 
+@pytest.mark.in_memory
 def test_arguments_that_do_not_fit_are_dead_at_once(store: RedisStore) -> None:
     store.enqueue([Payload(id="b1", task="tests.sample_tasks.add", queue=Q, args=[1],
                            retries=5)])
@@ -93,6 +102,7 @@ def test_arguments_that_do_not_fit_are_dead_at_once(store: RedisStore) -> None:
     assert "missing a required argument" in rec["error"]
 
 
+@pytest.mark.in_memory
 def test_retry_raised_by_the_task_reschedules_without_counting(store: RedisStore) -> None:
     job = t.again.delay(30)
     drain(store)
@@ -173,6 +183,7 @@ def test_under_load_each_job_costs_about_one_round_trip(store: RedisStore) -> No
     assert trips[0] <= 202  # one ack+fetch pipeline per job, plus the first fetch
 
 
+@pytest.mark.in_memory
 def test_several_queues_are_served_in_the_order_given(store: RedisStore) -> None:
     low = t.add.enqueue(args=[1, 1], queue="low")
     high = t.add.enqueue(args=[2, 2], queue="high")
@@ -182,6 +193,7 @@ def test_several_queues_are_served_in_the_order_given(store: RedisStore) -> None
         record(store, low.id, "low")["finished_at"])
 
 
+@pytest.mark.in_memory
 def test_non_json_result_is_kept_as_repr(store: RedisStore) -> None:
     job = t.returns_set.delay()
     drain(store)
@@ -243,6 +255,7 @@ def test_a_repeated_enqueue_after_the_job_ran_does_not_run_it_again(store: Redis
     assert record(store, "once")["status"] == "done"
 
 
+@pytest.mark.in_memory
 def test_a_payload_with_wrong_field_types_is_dead_lettered_not_crashing(
         store: RedisStore) -> None:
     store.client.lpush(store.keys.ready(Q),
@@ -267,6 +280,7 @@ def test_recovery_keeps_the_lease_of_a_worker_that_still_holds_a_job(
     assert store.client.zscore(store.keys.leases(Q), "w:1:a") is None
 
 
+@pytest.mark.in_memory
 def test_per_call_options_are_validated_at_enqueue(store: RedisStore) -> None:
     import pytest
 
