@@ -137,3 +137,12 @@ def test_reset_forgets_everything(taskq_backend: InMemoryBackend) -> None:
     taskq_backend.reset()
     assert (taskq_backend.runs, taskq_backend.queues(), taskq_backend.clock.offset) == (
         [], [], 0.0)
+
+
+def test_result_of_a_job_nobody_ran_says_to_drain_instead_of_hanging(
+        taskq_backend: InMemoryBackend) -> None:
+    job = tt.welcome.delay("a")
+    with pytest.raises(taskq.ResultTimeoutError, match="drain"):
+        job.result()
+    taskq.testing.drain()
+    assert job.result() == "welcome a"
