@@ -88,6 +88,8 @@ def main() -> None:
                    "frozen is presumed dead after this long. A fetch blocks at most a "
                    "quarter of it.")
 @click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
+@click.option("--idle-exit", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Exit 0 after no job started or ended for this long (scale to zero).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="console",
               show_default=True)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
@@ -95,8 +97,8 @@ def main() -> None:
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
            threads: int, async_concurrency: int, burst: bool, max_jobs: int | None,
-           grace: float, lease: float | None, allow_pickle: bool, log_format: str,
-           log_level: str, url: str | None, prefix: str | None) -> None:
+           grace: float, lease: float | None, allow_pickle: bool, idle_exit: float | None,
+           log_format: str, log_level: str, url: str | None, prefix: str | None) -> None:
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
 
@@ -118,7 +120,7 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)
-    code = Supervisor(spec, processes or os.cpu_count() or 1, grace).run()
+    code = Supervisor(spec, processes or os.cpu_count() or 1, grace, idle_exit).run()
     sys.exit(code)
 
 

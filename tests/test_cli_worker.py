@@ -100,3 +100,15 @@ def test_console_logs_carry_no_colour_codes_off_a_terminal(store: RedisStore) ->
                    url=store.settings.url or "")
     assert "job-succeeded" in done.stderr
     assert "\x1b[" not in done.stderr
+
+
+def test_idle_exit_runs_the_work_then_exits_zero_when_idle(store: RedisStore) -> None:
+    # Given jobs waiting, when a worker with --idle-exit starts, it runs them all and then,
+    # with nothing more to do, stops by itself with exit 0 (a platform scales it to zero).
+    jobs = t.add.enqueue_many([(i, 1) for i in range(20)])
+    done = run_cli("worker", "tests.sample_tasks", "-c", "2", "--idle-exit", "0.5",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert [j.result(timeout=1) for j in jobs] == [i + 1 for i in range(20)]
+    assert "worker-idle-exit" in done.stderr
+    assert store.client.zcard(store.keys.leases("default")) == 0

@@ -5,6 +5,7 @@ timeout check by one tick."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 from typing import Any
 
 from taskq.job import MAX_ID_BYTES as ID_BYTES  # ids are at most this long
@@ -19,6 +20,10 @@ class SharedSlots:
         # The earliest time a job a runner deferred (rate limit) falls due: the supervisor
         # promotes then instead of at its next once-a-second pass. 0: nothing pending.
         self.promote_at: Any = ctx.RawValue("d", 0.0)
+        self.last_active: Any = ctx.RawValue("d", 0.0)  # when a job last started or ended
+
+    def busy(self) -> bool:
+        return any(self.deadlines[i] for i in range(self.count))
 
     def slot(self, index: int) -> SharedSlot:
         return SharedSlot(self, index)
@@ -56,9 +61,11 @@ class SharedSlot:
         base = self.index * ID_BYTES
         self.slots.ids[base:base + ID_BYTES] = encoded
         self.slots.deadlines[self.index] = deadline
+        self.slots.last_active.value = time.time()
 
     def clear(self) -> None:
         self.slots.deadlines[self.index] = 0.0
+        self.slots.last_active.value = time.time()
 
     def due_at(self, when: float) -> None:
         """A job this runner deferred falls due at `when` (epoch s): wake the promoter."""

@@ -58,8 +58,11 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, spec: ChildSpec, processes: int, grace: float = 25.0) -> None:
+    def __init__(self, spec: ChildSpec, processes: int, grace: float = 25.0,
+                 idle_exit: float | None = None) -> None:
         self.spec = spec
+        self.idle_exit = idle_exit  # stop (as on SIGTERM) after this long without a job
+        self.started = time.time()
         self.settings: Settings = spec.settings
         self.processes = processes
         self.grace = grace
@@ -127,6 +130,7 @@ class Supervisor:
                                       and time.monotonic() > self.shutdown_deadline):
             self._kill_all("shutdown")
         self._check_timeouts()
+        self._check_idle()
         self._reap()
         self._start_pending()
         self._vouch()
@@ -150,6 +154,18 @@ class Supervisor:
             if child.process.is_alive() and child.kill_reason is None:
                 child.kill_reason = reason
                 os.kill(child.process.pid, signal.SIGKILL)
+
+    def _check_idle(self) -> None:
+        """--idle-exit: no job started or ended in any child for that long: stop gracefully,
+        so that a platform can scale workers to zero."""
+        if self.idle_exit is None or self.signals_seen or not self.children:
+            return
+        if any(child.slots.busy() for child in self.children.values()):
+            return
+        last = max([self.started, *(c.slots.last_active.value for c in self.children.values())])
+        if time.time() - last >= self.idle_exit:
+            self.log.info("worker-idle-exit", idle_seconds=round(time.time() - last, 1))
+            self.signals_seen = 1
 
     def _check_timeouts(self) -> None:
         now = time.time()
