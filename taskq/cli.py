@@ -154,6 +154,43 @@ def demo(url: str | None) -> None:
     sys.exit(run_demo(settings_from(url, None)))
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--token", envvar="TASKQ_WEB_TOKEN", default=None,
+              help="Token that actions (requeue, purge) must carry. Default: $TASKQ_WEB_TOKEN, "
+                   "else a fresh one, printed here.")
+@click.option("--read-only", is_flag=True, help="Refuse every action that changes state.")
+@url_option
+@prefix_option
+def web(host: str, port: int, token: str | None, read_only: bool, url: str | None,
+        prefix: str | None) -> None:
+    """The live dashboard, event push (SSE, WebSocket) and /metrics (needs taskq[web])."""
+    import secrets
+
+    try:
+        import uvicorn
+
+        from taskq.web.app import create_app
+    except ImportError as exc:
+        raise click.ClickException(f"taskq web needs the web extra ({exc.name} is missing): "
+                                   "pip install 'taskq[web]'") from None
+    settings = settings_from(url, prefix)
+    if not read_only and not token:
+        token = secrets.token_urlsafe(16)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    link = f"http://{shown}:{port}/"
+    click.echo(f"taskq web: {link} (Redis: {settings.safe_url})", err=True)
+    if read_only:
+        click.echo("taskq web: read-only; actions are refused", err=True)
+    else:
+        click.echo(f"taskq web: actions need the token; open {link}#token={token} "
+                   "to use it in this browser tab", err=True)
+    uvicorn.run(create_app(settings, token=token, read_only=read_only), host=host, port=port,
+                log_level="warning")
+
+
 def _register_admin() -> None:
     from taskq.admin.commands import register
 
