@@ -30,6 +30,7 @@ _ID_RE = re.compile(r"^\d+-\d+$")
 _AGO_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 START = "0-0"
+EMPTY = "-"  # a cursor made when no queue existed yet
 QUEUE_REFRESH = 2.0  # seconds between re-reads of the queue list when following every queue
 
 
@@ -64,11 +65,14 @@ class Cursor:
     positions: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> str:
-        return ",".join(f"{q}={i}" for q, i in sorted(self.positions.items()))
+        """`queue=id,...`; `-` when it holds no queue (there were none when it was made)."""
+        return ",".join(f"{q}={i}" for q, i in sorted(self.positions.items())) or EMPTY
 
     @classmethod
     def parse(cls, text: str) -> Cursor:
         positions: dict[str, str] = {}
+        if text.strip() == EMPTY:
+            return cls(positions)
         for part in filter(None, (p.strip() for p in text.split(","))):
             queue, sep, entry_id = part.rpartition("=")
             if not sep or not _ID_RE.match(entry_id):

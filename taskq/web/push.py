@@ -39,7 +39,7 @@ BLOCK = 5.0  # seconds one XREAD waits; an idle SSE stream sends a comment this 
 
 async def messages(hub: Hub, scope: Scope, resume: str | None) -> AsyncIterator[dict[str, Any]]:
     feed = AsyncEventFeed(hub.store, hub.aclient, scope.queues, job=scope.job)
-    if resume:
+    if resume is not None:
         cursor = Cursor.parse(resume)
         lost = await feed.gaps(cursor)
         if lost:
@@ -85,7 +85,7 @@ async def sse(request: Request) -> Response:
     try:
         scope = await scope_of(hub, request.query_params)
         resume = request.headers.get("last-event-id") or request.query_params.get("cursor")
-        if resume:
+        if resume is not None:
             Cursor.parse(resume)
     except (EventCursorError, JobNotFoundError, TaskqError) as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
@@ -109,8 +109,8 @@ async def websocket(ws: WebSocket) -> None:
         scope = await scope_of(hub, ws.query_params)
         first = await ws.receive_json()
         resume = first.get("cursor") if first.get("type") == "resume" else None
-        if resume:
-            Cursor.parse(resume)
+        if resume is not None:
+            Cursor.parse(str(resume))
     except WebSocketDisconnect:
         return
     except (EventCursorError, JobNotFoundError, TaskqError, ValueError) as exc:
