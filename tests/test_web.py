@@ -11,19 +11,16 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+from starlette.testclient import TestClient
 
-pytest.importorskip("starlette")
-
-from starlette.testclient import TestClient  # noqa: E402
-
-from taskq.config import Settings  # noqa: E402
-from taskq.events import Cursor, EventFeed  # noqa: E402
-from taskq.store import RedisStore  # noqa: E402
-from taskq.web.app import create_app  # noqa: E402
-from taskq.web.hub import Hub, Scope  # noqa: E402
-from taskq.web.push import messages  # noqa: E402
-from tests import sample_tasks as t  # noqa: E402
-from tests.helpers import drain  # noqa: E402
+from taskq.config import Settings
+from taskq.events import Cursor, EventFeed
+from taskq.store import RedisStore
+from taskq.web.app import create_app
+from taskq.web.hub import Hub, Scope
+from taskq.web.push import messages
+from tests import sample_tasks as t
+from tests.helpers import drain
 
 TOKEN = "tok-123"
 
