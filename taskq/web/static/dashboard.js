@@ -54,7 +54,7 @@
 
   function fmtTime(epoch) {
     const d = new Date(epoch * 1000);
-    return d.toLocaleTimeString() + "." + String(d.getMilliseconds()).padStart(3, "0");
+    return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0");
   }
 
   function throttle(fn, ms) {
