@@ -82,7 +82,7 @@ async def page(request: Request) -> Response:
     value put into the HTML is the mount path, escaped."""
     text = STATIC.joinpath("index.html").read_text()
     root = html.escape(request.scope.get("root_path", "").rstrip("/") + "/", quote=True)
-    return HTMLResponse(text.replace("{{root}}", root), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(text.replace("__TASKQ_ROOT__", root), headers={"Cache-Control": "no-store"})
 
 
 async def overview(request: Request) -> Response:
