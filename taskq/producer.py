@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from collections.abc import Callable
 
 from taskq.config import Settings
 from taskq.connection import connect, connect_async, resolve_url
@@ -20,6 +21,7 @@ _lock = threading.Lock()
 _store: RedisStore | None = None
 _settings: Settings | None = None
 _override: RedisStore | None = None  # a test double (taskq.testing) that wins over settings
+_async_override: Callable[[], AsyncStore] | None = None  # its async twin, per running loop
 # redis.asyncio clients belong to the loop they were made on: one store per running loop.
 _async_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStore] = (
     weakref.WeakKeyDictionary())
@@ -44,6 +46,16 @@ def override_store(store: RedisStore | None) -> RedisStore | None:
         return previous
 
 
+def override_async_store(factory: Callable[[], AsyncStore] | None
+                         ) -> Callable[[], AsyncStore] | None:
+    """The async twin of override_store: `factory()` (called inside the running loop) gives
+    the store every adelay()/aenqueue() uses. Returns the factory it replaces."""
+    global _async_override
+    with _lock:
+        previous, _async_override = _async_override, factory
+        return previous
+
+
 def default_store() -> RedisStore:
     global _store
     with _lock:
@@ -57,6 +69,8 @@ def default_store() -> RedisStore:
 
 async def default_async_store() -> AsyncStore:
     """The producers' store for the running event loop (built on first use in each loop)."""
+    if _async_override is not None:
+        return _async_override()
     loop = asyncio.get_running_loop()
     store = _async_stores.get(loop)
     if store is None:

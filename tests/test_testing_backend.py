@@ -3,6 +3,8 @@ run on fakeredis with taskq's real scripts (the fixtures come from the pytest pl
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import taskq
@@ -146,3 +148,14 @@ def test_result_of_a_job_nobody_ran_says_to_drain_instead_of_hanging(
         job.result()
     taskq.testing.drain()
     assert job.result() == "welcome a"
+
+
+def test_adelay_lands_in_the_backend_too(taskq_backend: InMemoryBackend) -> None:
+    async def view() -> str:
+        job = await tt.shout.adelay("hi")
+        assert await job.astatus() == "queued"
+        return job.id
+
+    job_id = asyncio.run(view())
+    (run,) = taskq.testing.drain()
+    assert (run.job_id, run.result) == (job_id, "HI")

@@ -3,6 +3,8 @@ checks, and returns a finished handle. No server here."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import taskq
@@ -96,3 +98,15 @@ def test_a_job_that_always_asks_to_retry_is_stopped(taskq_eager: InMemoryBackend
     taskq_eager.max_runs = 3
     with pytest.raises(RunawayJobError, match="3 times"):
         tt.later.delay(10)
+
+
+def test_coroutine_tasks_and_async_producers_work_eagerly(taskq_eager: InMemoryBackend) -> None:
+    assert tt.shout.delay("hi").result() == "HI"
+
+    async def web_view() -> str:  # an async view: adelay and aresult on the same backend
+        job = await tt.shout.adelay("there")
+        return str(await job.aresult())
+
+    assert asyncio.run(web_view()) == "THERE"
+    with pytest.raises(ValueError, match="nope"):
+        asyncio.run(tt.always_fails.adelay("nope"))

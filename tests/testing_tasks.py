@@ -37,3 +37,12 @@ def signup(email: str) -> str:
 @task(queue="emails")
 def welcome(email: str) -> str:
     return f"welcome {email}"
+
+
+@task
+async def shout(word: str) -> str:
+    """A coroutine task: the runner gives it an event loop of its own."""
+    import asyncio
+
+    await asyncio.sleep(0)
+    return word.upper()

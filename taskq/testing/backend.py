@@ -8,9 +8,11 @@ table, and a fake clock makes scheduled jobs and retries due without sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import threading
+import weakref
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +21,7 @@ from taskq.config import Settings
 from taskq.errors import ConfigurationError, ResultTimeoutError, RunawayJobError
 from taskq.job import Payload, decode
 from taskq.store import RedisStore
+from taskq.store.aio import AsyncStore
 from taskq.task import Task
 from taskq.testing.clock import FakeClock
 from taskq.testing.runs import JobRun, RecordingRunner, job_run
@@ -31,6 +34,28 @@ DRAIN_WORKER = f"taskq-testing:{os.getpid()}:drain"
 INSTALL_HINT = "taskq.testing needs fakeredis with Lua: pip install 'taskq[testing]'"
 
 _installed: list[InMemoryBackend] = []
+
+# Redis's cjson encodes an empty table as an object ({}); fakeredis's as an array ([]). Run
+# once on each fake server (its Lua state lives as long as the server), so that the scripts
+# leave the same bytes as on Redis. Empty tables are marked, encoded, then turned into {}.
+_REDIS_CJSON = """
+if cjson.taskq_redis_like then return 0 end
+local encode, MARK = cjson.encode, 'taskq-testing:empty-table:3c9e'
+local function mark(value)
+  if type(value) ~= 'table' then return value end
+  if next(value) == nil then return MARK end
+  local out = {}
+  for k, v in pairs(value) do out[k] = mark(v) end
+  return out
+end
+cjson.encode = function(value)
+  local marked = mark(value)
+  if marked == MARK then return '{}' end
+  return (string.gsub(encode(marked), '"taskq%-testing:empty%-table:3c9e"', '{}'))
+end
+cjson.taskq_redis_like = true
+return 1
+"""
 
 
 def current() -> InMemoryBackend | None:
@@ -77,6 +102,23 @@ class InMemoryStore(RedisStore):
             f"call drain() or run_until_empty() (or use eager mode)")
 
 
+class InMemoryAsyncStore(AsyncStore):
+    """What adelay()/aenqueue() and a handle's aresult() use while a backend is installed:
+    reads on a fakeredis asyncio client of the same fake server; enqueue and waits go through
+    the sync InMemoryStore in a thread, so that eager mode (which may run a coroutine task in
+    its own asyncio.run) never runs inside the caller's loop."""
+
+    def __init__(self, client: Any, settings: Settings, backend: InMemoryBackend) -> None:
+        super().__init__(client, settings)
+        self.backend = backend
+
+    async def enqueue(self, payloads: Any) -> list[Any]:
+        return await asyncio.to_thread(self.backend.store.enqueue, list(payloads))
+
+    async def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
+        return await asyncio.to_thread(self.backend.store.wait_for_end, queue, job_id, timeout)
+
+
 def _replace_eta(payload: Payload) -> Payload:
     from dataclasses import replace
 
@@ -96,6 +138,7 @@ class InMemoryBackend:
         fakeredis = _fakeredis()
         self.server = fakeredis.FakeServer()
         self.client = fakeredis.FakeRedis(server=self.server)
+        self.client.eval(_REDIS_CJSON, 0)
         self.settings = Settings(url=IN_MEMORY_URL, prefix=prefix, lease_ttl=LEASE_TTL)
         self.store = InMemoryStore(self.client, self.settings, self)
         self.clock = FakeClock()
@@ -104,6 +147,9 @@ class InMemoryBackend:
         self.max_runs = max_runs
         self.runs: list[JobRun] = []  # every run so far, drained or eager, in order
         self._replaced: RedisStore | None = None
+        self._replaced_async: Any = None
+        self._async_stores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncStore] = (
+            weakref.WeakKeyDictionary())
 
     def __repr__(self) -> str:
         return f"<InMemoryBackend eager={self.eager} runs={len(self.runs)}>"
@@ -112,6 +158,7 @@ class InMemoryBackend:
     def install(self) -> InMemoryBackend:
         """Make this the store every `.delay()` / `.enqueue()` without `store=` uses."""
         self._replaced = producer.override_store(self.store)
+        self._replaced_async = producer.override_async_store(self.async_store)
         _installed.append(self)
         return self
 
@@ -119,6 +166,16 @@ class InMemoryBackend:
         if self in _installed:
             _installed.remove(self)
             producer.override_store(self._replaced)
+            producer.override_async_store(self._replaced_async)
+
+    def async_store(self) -> AsyncStore:
+        """The async store for the running event loop (one per loop, as redis.asyncio's)."""
+        loop = asyncio.get_running_loop()
+        store = self._async_stores.get(loop)
+        if store is None:
+            client = _fakeredis().FakeAsyncRedis(server=self.server)
+            store = self._async_stores[loop] = InMemoryAsyncStore(client, self.settings, self)
+        return store
 
     def __enter__(self) -> InMemoryBackend:
         return self.install()
