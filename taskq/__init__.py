@@ -19,11 +19,14 @@ from taskq.handle import Job
 from taskq.producer import aclose, configure
 from taskq.retry import Backoff
 from taskq.task import DuplicateJobError, Task, task
+from taskq.workflows import GroupResult, Signature, chain, emit, group
 
 __all__ = [
     "Backoff", "BadArgumentsError", "ConfigurationError", "DecodeError", "DuplicateJobError",
-    "Job", "JobContext", "JobFailedError", "JobNotFoundError", "NoCurrentJobError",
-    "ResultTimeoutError", "Retry", "SerializationError", "Settings", "StoreError", "Task",
-    "TaskqError", "UnknownTaskError", "aclose", "configure", "current_job", "task",
+    "GroupResult", "Job", "JobContext", "JobFailedError", "JobNotFoundError", "NoCurrentJobError",
+    "ResultTimeoutError", "Retry", "SerializationError", "Settings", "Signature", "StoreError",
+    "Task",
+    "TaskqError", "UnknownTaskError", "aclose", "chain", "configure", "current_job", "emit",
+    "group", "task",
 ]
 __version__ = "0.1.0"

@@ -42,12 +42,17 @@ class Payload:
     requeues: int = 0
     serializer: str = "json"
     v: int = SCHEMA_VERSION
+    # A workflow step that takes its parents' results (taskq/workflows.py): {"mode": "chain"
+    # or "group", "parents": ["queue|id", ...]}. Left out of the encoding when None.
+    inputs: dict[str, Any] | None = None
 
     def encode(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies the arguments. `id` must come first: the
         # fetch script reads it with a pattern instead of decoding the payload.
-        return get_serializer(self.serializer).dumps(
-            {name: getattr(self, name) for name in _FIELD_ORDER})
+        out = {name: getattr(self, name) for name in _FIELD_ORDER}
+        if out["inputs"] is None:
+            del out["inputs"]
+        return get_serializer(self.serializer).dumps(out)
 
     def next_attempt(self) -> Payload:
         return replace(self, attempt=self.attempt + 1)
@@ -101,7 +106,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "id": (str,), "task": (str,), "queue": (str,), "args": (list,), "kwargs": (dict,),
     "attempt": (int,), "retries": (int,), "crashes": (int,), "requeues": (int,),
     "enqueued_at": (int, float), "timeout": (int, float, type(None)),
-    "eta": (int, float, type(None)), "serializer": (str,),
+    "eta": (int, float, type(None)), "serializer": (str,), "inputs": (dict, type(None)),
 }
 
 

@@ -93,6 +93,20 @@ class Keys:
         start = key.index("{")
         return self.events(key[start + 1:key.index("}", start)])
 
+    def waiting(self, queue: str) -> str:
+        """Sorted set of job ids waiting for their parents (depends_on), scored by the time
+        (ms) a supervisor next checks their parents (the safety net of the fast path)."""
+        return self._q(queue, "waiting")
+
+    def deps(self, queue: str, job_id: str) -> str:
+        """Hash of a waiting job's parents: p:<ref> -> pending | done | dead, r:<ref> ->
+        a parent's result, `pending` (count), `policy` (dead | run). TTL with the job."""
+        return self._q(queue, "deps", job_id)
+
+    def dependents(self, queue: str, job_id: str) -> str:
+        """Set of 'queue|id' refs of the jobs that wait for this one. TTL with the job."""
+        return self._q(queue, "dependents", job_id)
+
     def limits(self, queue: str) -> str:
         """Hash limit name -> concurrency, of the limits that have parked jobs (for the
         supervisors' release sweep); a field goes when its parked list empties."""
@@ -120,6 +134,11 @@ class Keys:
         """Sorted set of worker ids scored by lease expiry (ms), across queues."""
         return f"{self.prefix}:workers"
 
+    def subscriptions(self) -> str:
+        """Hash '<event>|<task name>' -> queue: tasks subscribed to an event name (written by
+        workers at start, read by `taskq.emit`)."""
+        return f"{self.prefix}:subscriptions"
+
     def worker_info(self, worker_id: str) -> str:
         """Hash describing one worker: host, pid, queues, started (TTL = lease)."""
         return f"{self.prefix}:worker:{worker_id}"
@@ -131,6 +150,7 @@ class Keys:
             self.dead(queue), self.leases(queue), self.departed(queue), self.running(queue),
             self.job(queue, job_id), self.history(queue, job_id), self.notify(queue, job_id),
             self.counter(queue, "done", 0), self.events(queue), self.limits(queue),
+            self.waiting(queue), self.deps(queue, job_id), self.dependents(queue, job_id),
             self.limit_holders(queue, "t"), self.limit_parked(queue, "t"),
             self.limit_slot(queue, "t"),
         ]

@@ -19,7 +19,7 @@ from taskq.keys import Keys
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
     "import_dead", "claim", "watch", "lease", "guard", "prune_departed", "progress",
-    "acquire", "release",
+    "acquire", "release", "enqueue_waiting", "link", "resolve",
 )
 
 

@@ -11,10 +11,13 @@ import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from taskq.errors import BadArgumentsError, ConfigurationError, TaskqError, UnknownTaskError
 from taskq.handle import Job
+
+if TYPE_CHECKING:
+    from taskq.workflows import Signature
 from taskq.job import MAX_ID_BYTES, Payload, new_job_id, valid_job_id
 from taskq.keys import check_queue_name
 from taskq.limits import LimitSpec
@@ -41,6 +44,7 @@ class TaskOptions:
     backoff: Backoff = field(default_factory=Backoff)
     serializer: str = "json"
     limits: LimitSpec = field(default_factory=LimitSpec)
+    on: tuple[str, ...] = ()  # event names this task subscribes to (taskq.emit)
 
     def __post_init__(self) -> None:
         check_queue_name(self.queue)
@@ -75,6 +79,12 @@ class Task(Generic[P, R]):
         """An `async def` task: workers run it on their event loop (--async-concurrency)."""
         return inspect.iscoroutinefunction(self.fn)
 
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """This task with these arguments, as a workflow step (chain, group)."""
+        from taskq.workflows import Signature
+
+        return Signature(self, args, kwargs)
+
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """Enqueue with the task's defaults. One round trip."""
         return self.enqueue(args=args, kwargs=kwargs)
@@ -91,12 +101,25 @@ class Task(Generic[P, R]):
         retries: int | None = None,
         timeout: float | None = None,
         store: RedisStore | None = None,
+        depends_on: Sequence[Job] | None = None,
+        on_parent_failure: str = "dead",
+        inputs: str | None = None,
     ) -> Job:
-        """Enqueue with options. `delay` (seconds) or `eta` (epoch seconds) schedules it."""
+        """Enqueue with options. `delay` (seconds) or `eta` (epoch seconds) schedules it.
+        `depends_on=[job, ...]`: run once all those jobs are done (any queue); if one ends
+        dead, this one ends dead ("parent failed"), or runs anyway with
+        `on_parent_failure="run"`. `inputs` ("chain" | "group", set by taskq.chain/group):
+        the parents' results come first in the arguments."""
         payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
-                             retries=retries, timeout=timeout)
+                             retries=retries, timeout=timeout, depends_on=depends_on,
+                             inputs=inputs)
         store = store or _default_store()
-        (outcome,) = store.enqueue([payload])
+        if depends_on:
+            from taskq.workflows import enqueue_after
+
+            outcome = enqueue_after(store, payload, depends_on, on_parent_failure)
+        else:
+            (outcome,) = store.enqueue([payload])
         if outcome != 1:
             raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
         return Job(payload.id, payload.queue, store)
@@ -152,6 +175,7 @@ class Task(Generic[P, R]):
         self, args: Sequence[Any], kwargs: Mapping[str, Any] | None, *,
         delay: float | None = None, eta: float | None = None, job_id: str | None = None,
         queue: str | None = None, retries: int | None = None, timeout: float | None = None,
+        depends_on: Sequence[Job] | None = None, inputs: str | None = None,
     ) -> Payload:
         """Check a call and turn it into a payload, without touching Redis."""
         if self.name.startswith("__main__."):
@@ -160,7 +184,10 @@ class Task(Generic[P, R]):
                 f"import; move it to a module (for example workers/tasks.py) and run "
                 f"`taskq worker workers.tasks`, or give it a name with @task(name=...)")
         args, kwargs = list(args), dict(kwargs or {})
-        self.check_arguments(args, kwargs)
+        if inputs is not None and inputs not in ("chain", "group"):
+            raise ConfigurationError(f"inputs must be 'chain' or 'group', got {inputs!r}")
+        # A workflow step gets its parents' results first: check the call with a stand-in.
+        self.check_arguments([None, *args] if inputs else args, kwargs)
         if delay is not None and eta is not None:
             raise ConfigurationError("give delay or eta, not both")
         if delay is not None:
@@ -182,6 +209,8 @@ class Task(Generic[P, R]):
             retries=opts.retries if retries is None else retries,
             timeout=opts.timeout if timeout is None else timeout,
             eta=eta, serializer=opts.serializer,
+            inputs={"mode": inputs, "parents": [f"{p.queue}|{p.id}" for p in depends_on or ()]}
+            if inputs else None,
         )
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -211,21 +240,25 @@ def task(
     *, name: str | None = ..., queue: str = ..., retries: int = ...,
     timeout: float | None = ..., backoff: Backoff | None = ..., serializer: str = ...,
     rate: str | None = ..., concurrency: int | None = ..., limit_key: str | None = ...,
+    on: str | Sequence[str] = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
          queue: str = DEFAULT_QUEUE, retries: int = 3, timeout: float | None = 300.0,
          backoff: Backoff | None = None, serializer: str = "json", rate: str | None = None,
-         concurrency: int | None = None, limit_key: str | None = None) -> Any:
+         concurrency: int | None = None, limit_key: str | None = None,
+         on: str | Sequence[str] = ()) -> Any:
     """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`.
 
     `rate="100/m"` and `concurrency=5` limit its starts and its running jobs across every
     worker (enforced on the server); `limit_key="customer_id"` applies them per value of that
-    argument. A job held back waits (parked or scheduled), it does not fail."""
+    argument. A job held back waits (parked or scheduled), it does not fail.
+    `on="order.created"`: `taskq.emit("order.created", data)` enqueues this task with data."""
     options = TaskOptions(queue=queue, retries=retries, timeout=timeout,
                           backoff=backoff or Backoff(), serializer=serializer,
-                          limits=LimitSpec(concurrency, rate, limit_key))
+                          limits=LimitSpec(concurrency, rate, limit_key),
+                          on=(on,) if isinstance(on, str) else tuple(on))
 
     def register(f: Callable[P, R]) -> Task[P, R]:
         task_name = name or f"{f.__module__}.{f.__qualname__}"

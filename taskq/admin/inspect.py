@@ -58,6 +58,9 @@ class JobStory:
     history: list[dict[str, Any]]
     payload: dict[str, Any] | None
     payload_error: str | None
+    # The workflow around it: parents and dependents as {"ref": "queue|id", "status": ...}.
+    parents: list[dict[str, str]] = field(default_factory=list)
+    dependents: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,4 +217,19 @@ def job_story(store: RedisStore, job_id: str, queues: tuple[str, ...] = ()) -> J
         payload = asdict(decode(raw.encode()))
     except DecodeError as exc:
         error = str(exc)
-    return JobStory(job_id, queue, record, history, payload, error)
+    parents, dependents = job_graph(store, queue, job_id, record)
+    return JobStory(job_id, queue, record, history, payload, error, parents, dependents)
+
+
+def job_graph(store: RedisStore, queue: str, job_id: str, record: dict[str, str]
+              ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """A job's parents (with their status now, and as this job recorded their end) and the
+    jobs waiting for it, with their status (two or three round trips)."""
+    refs = json.loads(record.get("parents", "[]"))
+    seen = store.deps_record(queue, job_id) if refs else {}
+    parents = [{"ref": r, "status": status, "recorded": seen.get(f"p:{r}", "-")}
+               for r, (status, _) in zip(refs, store.parent_states(refs), strict=True)]
+    below = store.dependents_of(queue, job_id)
+    dependents = [{"ref": r, "status": status}
+                  for r, (status, _) in zip(below, store.parent_states(below), strict=True)]
+    return parents, dependents

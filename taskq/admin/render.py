@@ -108,8 +108,21 @@ def story(s: JobStory, now: float | None = None) -> str:
         lines += ["", "traceback", *("  " + t for t in r["traceback"].rstrip().splitlines())]
     if r.get("last_crash"):
         lines += ["", "last crash", "  " + r["last_crash"]]
+    lines += _graph_lines(s)
     lines += ["", "history", *(_history_line(e) for e in s.history)]
     return "\n".join(lines)
+
+
+def _graph_lines(s: JobStory) -> list[str]:
+    lines = []
+    if s.parents:
+        lines += ["", "waits for (parents)"]
+        lines += [f"  {p['ref']:<50} {p['status']:<9} recorded: {p['recorded']}"
+                  for p in s.parents]
+    if s.dependents:
+        lines += ["", "waited for by (dependents)"]
+        lines += [f"  {d['ref']:<50} {d['status']}" for d in s.dependents]
+    return lines
 
 
 def _payload_lines(s: JobStory) -> list[str]:

@@ -8,7 +8,7 @@
 -- The success is told by the hash (finished_at, worker), not written to the history, which
 -- exists only for jobs with retries, crashes or requeues; it expires with the result.
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
--- Returns 1 when acknowledged, 0 when fenced.
+-- Returns 1 when acknowledged (2: see the end), 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
@@ -25,4 +25,9 @@ if redis.call('HEXISTS', KEYS[2], 'waiters') == 1 then
   redis.call('EXPIRE', KEYS[6], ARGV[3])
 end
 emit('succeeded', ARGV[2], 'worker', field_of(ARGV, 4, 'worker'))
+-- 2: the same, and the job has dependents waiting for it (link.lua marked it): the worker
+-- settles them at once (taskq/workflows.py).
+if redis.call('HEXISTS', KEYS[2], 'dependents') == 1 then
+  return 2
+end
 return 1

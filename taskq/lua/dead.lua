@@ -7,7 +7,7 @@
 -- ARGV[1] encoded payload held   ARGV[2] job id   ARGV[3] time of death in ms
 -- ARGV[4] history entry          ARGV[5..] field, value pairs for the job hash
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
--- Returns 1 when dead-lettered, 0 when fenced.
+-- Returns 1 when dead-lettered (2: see the end), 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
@@ -22,4 +22,9 @@ if redis.call('INCR', KEYS[6]) == 1 then
 end
 redis.call('RPUSH', KEYS[7], 'dead')
 emit('dead', ARGV[2], 'detail', ARGV[4])
+-- 2: the same, and the job has dependents waiting for it (link.lua marked it): the worker
+-- settles them at once (taskq/workflows.py).
+if redis.call('HEXISTS', KEYS[2], 'dependents') == 1 then
+  return 2
+end
 return 1

@@ -5,6 +5,7 @@
 - `leases`: worker membership and recovery of dead workers' jobs;
 - `reads`: job records, history, result waits;
 - `limits`: admission under rate and concurrency limits, permits;
+- `workflows`: jobs waiting for parents, links, resolution;
 - `progress`: progress and metadata a running job writes onto its record.
 
 Every transition is one Lua script (or one command) so that a job id sits in exactly one
@@ -20,9 +21,10 @@ from taskq.store.limits import Limits
 from taskq.store.progress import Progress
 from taskq.store.reads import Reads
 from taskq.store.transitions import Transitions
+from taskq.store.workflows import Workflows
 
 
-class RedisStore(Transitions, Leases, Reads, Progress, Limits):
+class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 

@@ -141,14 +141,14 @@ class Transitions(StoreBase):
         return keys, args
 
     @translate_errors
-    def ack(self, d: Delivery, fields: dict[str, Any]) -> bool:
+    def ack(self, d: Delivery, fields: dict[str, Any]) -> int:
         """Success: store result fields, end the job as done. False when fenced."""
         keys, args = self._ack_parts(d, fields)
-        return bool(self.scripts.call(self.client, "ack", keys, args))
+        return int(self.scripts.call(self.client, "ack", keys, args))
 
     @translate_errors
     def ack_and_fetch(self, d: Delivery, fields: dict[str, Any], n: int
-                      ) -> tuple[bool, list[Delivery]]:
+                      ) -> tuple[int, list[Delivery]]:
         """Ack one job and take the next ones in one script call (the hot path)."""
         ack_keys, ack_args = self._ack_parts(d, fields)
         q = d.queue
@@ -158,7 +158,7 @@ class Transitions(StoreBase):
         if isinstance(raws, bytes):
             # The lease is lost. The ack's own outcome must still reach the worker.
             raise LeaseLostError(raws.decode(errors="replace"), acked=bool(acked))
-        return bool(acked), [self.delivery(q, d.worker_id, raw) for raw in raws]
+        return int(acked), [self.delivery(q, d.worker_id, raw) for raw in raws]
 
     @translate_errors
     def retry(self, d: Delivery, nxt: Payload, due_ms: int, count_failure: bool,
@@ -175,13 +175,13 @@ class Transitions(StoreBase):
         ))
 
     @translate_errors
-    def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> bool:
+    def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> int:
         k, q, jid = self.keys, d.queue, d.job_id
         minute = int(time.time() // 60)
         base = {"payload": d.raw, "queue": q}
         if d.payload is not None:
             base["task"] = d.payload.task
-        return bool(self.scripts.call(
+        return int(self.scripts.call(
             self.client, "dead",
             [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
              k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid)],

@@ -33,6 +33,9 @@ from taskq.worker import decision as d
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.limits import LimitGate
 from taskq.worker.recovery import backoff_for
+from taskq.workflows import inputs_for, settle
+
+HAS_DEPENDENTS = 2  # ack / dead letter reply: done, and jobs wait for this one
 
 
 class Event(Protocol):
@@ -185,8 +188,10 @@ class Runner:
             return d.Outcome(d.UNDECODABLE, error_type="DecodeError", error=str(delivery.error))
         try:
             task = get_task(payload.task)
-            # Only the signature: a payload that decoded from JSON is JSON already.
-            task.signature.bind(*payload.args, **payload.kwargs)
+            # Only the signature: a payload that decoded from JSON is JSON already. A
+            # workflow step gets its parents' results first (checked with a stand-in).
+            task.signature.bind(*([None] if payload.inputs else []), *payload.args,
+                                **payload.kwargs)
         except UnknownTaskError as exc:
             return d.Outcome(d.UNKNOWN_TASK, error_type="UnknownTaskError", error=str(exc))
         except TypeError as exc:
@@ -198,9 +203,12 @@ class Runner:
         started = time.perf_counter()
         self.slot.start(payload.id, self.caller.deadline(task.fn, self.clock(), payload.timeout))
         try:
+            args = payload.args
+            if payload.inputs:
+                args = [inputs_for(self.store, payload.queue, payload.id, payload.inputs),
+                        *args]
             with job_context(_job_context(self.store, payload, log)):
-                result = self.caller.call(task.fn, payload.args, payload.kwargs,
-                                          payload.timeout)
+                result = self.caller.call(task.fn, args, payload.kwargs, payload.timeout)
         except CoroutineTimeout as exc:
             return d.Outcome(d.TIMED_OUT, error_type="TimeoutError", error=str(exc),
                              duration=time.perf_counter() - started)
@@ -235,9 +243,25 @@ class Runner:
             # a lost lease, and a fetch that rode along may have moved a job into our list.
             self._check_orphans = self.adopt_orphans
             uncertain = True
-        self._log_end(log, outcome, action, applied, uncertain=uncertain)
+        self._log_end(log, outcome, action, bool(applied), uncertain=uncertain)
+        if applied == HAS_DEPENDENTS:
+            self._settle(delivery, action, outcome, log)
 
-    def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> bool:
+    def _settle(self, delivery: Delivery, action: d.Action, outcome: d.Outcome,
+                log: Any) -> None:
+        """The job ended and others wait for it: tell them now (if this fails, supervisors
+        find it within seconds; see taskq/workflows.py)."""
+        ended = "done" if action.kind == "ack" else "dead"
+        result = _result_json(outcome.result) if ended == "done" else ""
+        try:
+            released = settle(self.store, delivery.queue, delivery.job_id, ended, result)
+        except StoreError as exc:
+            log.warning("dependents-not-settled", error=str(exc))
+            return
+        if released:
+            log.info("dependents-released", count=released)
+
+    def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
         if action.kind == "ack":
             fields = {"result": _result_json(outcome.result), "finished_at": self.clock(),
                       "worker": self.worker_id, "duration": round(outcome.duration, 6)}

@@ -42,6 +42,7 @@ from taskq.worker.recovery import (
     recover_worker,
 )
 from taskq.worker.slots import SharedSlots
+from taskq.workflows import publish_subscriptions, sweep_waiting
 
 TICK = 0.05
 
@@ -94,6 +95,8 @@ class Supervisor:
                       burst=self.spec.burst,
                       url=self.settings.safe_url)
         try:
+            with contextlib.suppress(StoreError):  # retried by nobody: producers that
+                publish_subscriptions(self.store)  # import the tasks reach them anyway
             self.maintain(force=True)
             for index in range(self.processes):
                 self._start_child(index)
@@ -288,9 +291,8 @@ class Supervisor:
     # --- scheduled jobs and dead workers -------------------------------------------------
     def maintain(self, force: bool = False) -> None:
         """Promote due scheduled jobs (each queue at most once a second, or at the next due
-        time, or when a child deferred a job that is now due), wake jobs parked by a limit
-        whose permits came back (once a second), and recover the jobs of workers whose
-        lease expired."""
+        time, or when a child deferred a job that is now due), sweep limits and waiting jobs
+        (once a second), and recover the jobs of workers whose lease expired."""
         now = time.time()
         if not force and now < self.maintain_after:
             return
@@ -306,9 +308,7 @@ class Supervisor:
                     self.next_promote[queue] = min(soon, nxt) if nxt is not None else soon
                 if force or now >= self.next_sweep.get(queue, 0.0):
                     self.next_sweep[queue] = now + 1.0
-                    woken = self.store.sweep_limits(queue)
-                    if woken:
-                        self.log.info("parked-jobs-woken", queue=queue, count=woken)
+                    self._sweep(queue)
             if force or now >= self.next_lease_scan:
                 self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
                 self._recover_expired()
@@ -319,6 +319,16 @@ class Supervisor:
             # Give them one lease TTL of reachable Redis to beat again before judging any.
             self.maintain_after = now + min(1.0, self.settings.lease_ttl / 4)
             self.next_lease_scan = max(self.next_lease_scan, now + self.settings.lease_ttl)
+
+    def _sweep(self, queue: str) -> None:
+        """Once a second: wake jobs parked by a limit whose permits came back, and resolve
+        waiting jobs whose parents ended unannounced (a worker died in between)."""
+        woken = self.store.sweep_limits(queue)
+        if woken:
+            self.log.info("parked-jobs-woken", queue=queue, count=woken)
+        resolved = sweep_waiting(self.store, queue)
+        if resolved:
+            self.log.info("waiting-jobs-resolved", queue=queue, count=resolved)
 
     def _recover_expired(self) -> None:
         for queue in self.spec.queues:
