@@ -121,8 +121,8 @@ def test_ack_by_a_worker_that_lost_the_job_is_refused(store: RedisStore) -> None
     store.client.zadd(store.keys.leases(Q), {"stale:1:a": 0})
     crash = CrashInfo("h", 1, None, "lease expired")
     assert recover_worker(store, Q, "stale:1:a", CRASH, crash=crash, only_if_expired=True) == 1
-    assert store.ack(delivery, {"result": "99"}) is False
-    assert store.dead_letter(delivery, "dead-lettered", {"reason": "x"}) is False
+    assert not store.ack(delivery, {"result": "99"})  # 0: fenced
+    assert not store.dead_letter(delivery, "dead-lettered", {"reason": "x"})
     assert store.retry(delivery, delivery.payload, 0, True, "retrying", {}) is False  # type: ignore[arg-type]
     assert record(store, job.id)["status"] == "queued"
     drain(store, worker_id="fresh:2:b")

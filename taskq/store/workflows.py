@@ -103,5 +103,7 @@ class Workflows(StoreBase):
         """Next check of a waiting job's parents, backing off up to a minute (XX: a job
         released meanwhile is not put back)."""
         delay = min(60.0, FIRST_CHECK_S * 2 ** min(checks, 4))
-        self.client.zadd(self.keys.waiting(queue), {job_id: now_ms() + int(delay * 1000)},
-                         xx=True)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.keys.waiting(queue), {job_id: now_ms() + int(delay * 1000)}, xx=True)
+        pipe.hincrby(self.keys.deps(queue, job_id), "checks", 1)
+        pipe.execute()
