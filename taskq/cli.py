@@ -92,7 +92,8 @@ def main() -> None:
               help="Exit 0 after no job started or ended for this long (scale to zero).")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="console",
               show_default=True)
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info",
+              show_default=True, help="Any case, as `logging` takes it (WARNING, warning).")
 @url_option
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
@@ -109,6 +110,7 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
         raise click.UsageError("name the modules that define your tasks, for example: "
                                "taskq worker workers.example")
     settings = settings_from(url, prefix)  # bad settings are usage errors, before any start
+    log_level = log_level.lower()
     configure_logging(log_format, log_level)
     import_modules(modules)
     if lease:

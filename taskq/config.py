@@ -44,6 +44,11 @@ class Settings:
     # and, when positive, none older than this many seconds.
     events_maxlen: int = 100_000
     events_max_age: float = 0.0
+    # Dead-letter retention per queue, as Sidekiq keeps them: at most this many dead jobs and
+    # none older than this many seconds; the oldest go first, with all their keys.
+    dead_max: int = 10_000
+    dead_max_age: float = 180 * 24 * 3600.0
+    retry_request_limit: int = 1000  # a task raising Retry this often is dead-lettered
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -56,6 +61,9 @@ class Settings:
             raise ConfigurationError(
                 "lease_ttl and result_ttl must be positive and poison_crashes at least 1"
             )
+        if self.dead_max < 1 or self.dead_max_age <= 0 or self.retry_request_limit < 1:
+            raise ConfigurationError(
+                "dead_max, dead_max_age and retry_request_limit must be positive")
         if self.events_maxlen < 0 or self.events_max_age < 0:
             raise ConfigurationError(
                 "events_maxlen and events_max_age must be 0 (off) or positive")
@@ -78,12 +86,14 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Settings:
-        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX, TASKQ_HOME, TASKQ_EVENTS_MAXLEN and
-        TASKQ_EVENTS_MAX_AGE when set."""
+        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX, TASKQ_HOME, TASKQ_EVENTS_MAXLEN,
+        TASKQ_EVENTS_MAX_AGE, TASKQ_DEAD_MAX and TASKQ_DEAD_MAX_AGE (seconds) when set."""
         env = os.environ if environ is None else environ
         url = next((env[name] for name in ENV_URL_NAMES if env.get(name)), None)
         for option, name, kind in (("events_maxlen", "TASKQ_EVENTS_MAXLEN", int),
-                                   ("events_max_age", "TASKQ_EVENTS_MAX_AGE", float)):
+                                   ("events_max_age", "TASKQ_EVENTS_MAX_AGE", float),
+                                   ("dead_max", "TASKQ_DEAD_MAX", int),
+                                   ("dead_max_age", "TASKQ_DEAD_MAX_AGE", float)):
             if option not in options and env.get(name):
                 try:
                     options[option] = kind(env[name])

@@ -8,7 +8,10 @@ acknowledge it (that is part of the fencing, see docs/internals.md).
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
+import re
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -18,6 +21,13 @@ from taskq.serializer import get_serializer
 
 SCHEMA_VERSION = 1
 MAX_ID_BYTES = 64
+# Ids taskq derives for payloads that are not a job's own (undecodable, or reusing another
+# job's id): reserved, so that they cannot collide with a real job's record.
+FOREIGN_ID_PREFIX = "bad-"
+# How fetch.lua reads a payload's id (it marks the job running under it without decoding).
+_LUA_ID = re.compile(rb'^\{"id":"([^"\\]+)"')
+_MAX_COUNT = 10**9  # attempts, retries, crashes, requeues
+_MAX_SECONDS = 10**10  # timestamps and timeouts: finite and below year 2286
 
 
 def new_job_id() -> str:
@@ -40,6 +50,7 @@ class Payload:
     eta: float | None = None
     crashes: int = 0
     requeues: int = 0
+    deferrals: int = 0  # times the task raised Retry (reset by a requeue from dead letters)
     serializer: str = "json"
     v: int = SCHEMA_VERSION
     # A workflow step that takes its parents' results (taskq/workflows.py): {"mode": "chain"
@@ -57,12 +68,16 @@ class Payload:
     def next_attempt(self) -> Payload:
         return replace(self, attempt=self.attempt + 1)
 
+    def deferred(self) -> Payload:
+        return replace(self, deferrals=self.deferrals + 1)
+
     def crashed(self) -> Payload:
         return replace(self, crashes=self.crashes + 1)
 
     def requeued(self) -> Payload:
         """A fresh start from dead letters: attempts and crashes reset, id kept."""
-        return replace(self, attempt=1, crashes=0, eta=None, requeues=self.requeues + 1)
+        return replace(self, attempt=1, crashes=0, deferrals=0, eta=None,
+                       requeues=self.requeues + 1)
 
     @property
     def retries_left(self) -> int:
@@ -94,10 +109,22 @@ def decode(raw: bytes, allow_pickle: bool = False) -> Payload:
         payload = Payload(**obj)
     except TypeError as exc:
         raise DecodeError(f"payload is missing fields: {exc}", raw) from None
-    problem = _type_problem(payload)
+    problem = _type_problem(payload) or _range_problem(payload) or _text_problem(raw, obj)
     if problem:
         raise DecodeError(f"payload field {problem}", raw)
+    if payload.serializer not in ("json", "pickle"):
+        raise DecodeError(f"payload names an unknown serializer {payload.serializer!r}", raw)
+    marked = running_mark(raw)
+    if marked is not None and marked != payload.id.encode():
+        # Two "id" keys, say: the fetch script marked the job running under another id.
+        raise DecodeError("payload's leading id differs from its decoded id", raw)
     return payload
+
+
+def running_mark(raw: bytes) -> bytes | None:
+    """The id fetch.lua marks the job running under (same pattern), or None."""
+    found = _LUA_ID.match(raw)
+    return found.group(1) if found else None
 
 
 # Field -> accepted types. A payload anyone could have written must not crash a worker later
@@ -105,14 +132,52 @@ def decode(raw: bytes, allow_pickle: bool = False) -> Payload:
 _TYPES: dict[str, tuple[type, ...]] = {
     "id": (str,), "task": (str,), "queue": (str,), "args": (list,), "kwargs": (dict,),
     "attempt": (int,), "retries": (int,), "crashes": (int,), "requeues": (int,),
+    "deferrals": (int,),
     "enqueued_at": (int, float), "timeout": (int, float, type(None)),
     "eta": (int, float, type(None)), "serializer": (str,), "inputs": (dict, type(None)),
 }
 
 
 def valid_job_id(job_id: object) -> bool:
-    """Ids become key names and fill a fixed slot in the timeout table: 1 to 64 bytes."""
-    return isinstance(job_id, str) and 0 < len(job_id.encode()) <= MAX_ID_BYTES
+    """Ids become key names and fill a fixed slot in the timeout table: 1 to 64 bytes of
+    UTF-8, not starting with the prefix reserved for ids taskq derives."""
+    if not isinstance(job_id, str) or job_id.startswith(FOREIGN_ID_PREFIX):
+        return False
+    try:
+        return 0 < len(job_id.encode()) <= MAX_ID_BYTES
+    except UnicodeEncodeError:  # a lone surrogate, written as a JSON escape
+        return False
+
+
+def _range_problem(payload: Payload) -> str | None:
+    for name in ("attempt", "retries", "crashes", "requeues", "deferrals"):
+        if not 0 <= getattr(payload, name) <= _MAX_COUNT:
+            return f"{name!r} is out of range"
+    for name in ("enqueued_at", "timeout", "eta"):
+        value = getattr(payload, name)
+        try:
+            if value is not None and not (math.isfinite(value) and 0 <= value < _MAX_SECONDS):
+                return f"{name!r} is out of range"
+        except OverflowError:  # an int with hundreds of digits
+            return f"{name!r} is out of range"
+    if payload.timeout is not None and payload.timeout <= 0:
+        return "'timeout' must be positive"
+    return None
+
+
+def _text_problem(raw: bytes, obj: dict[str, Any]) -> str | None:
+    """Every text must be valid UTF-8, or encoding the payload again (a retry, a recovery)
+    or writing its task name fails later. Only a JSON escape can smuggle in a lone
+    surrogate, so payloads without one cost nothing here."""
+    if b"\\u" not in raw:
+        return None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode()
+    except TypeError:  # pickled arguments: not JSON, and not text either
+        return None
+    except (UnicodeEncodeError, RecursionError, ValueError):
+        return "holds text that is not valid UTF-8 (a lone surrogate)"
+    return None
 
 
 def _type_problem(payload: Payload) -> str | None:
@@ -136,7 +201,13 @@ def peek_id(raw: bytes) -> str | None:
     return job_id if valid_job_id(job_id) else None
 
 
+def foreign_id(raw: bytes) -> str:
+    """An id derived from the bytes, in the reserved namespace: two undecodable payloads
+    never share a dead-letter entry, and none shares a real job's."""
+    return FOREIGN_ID_PREFIX + hashlib.sha1(raw).hexdigest()[:16]
+
+
 def job_id_of(raw: bytes) -> str:
-    """An id for any stored bytes: the payload's own, else one derived from the bytes, so
-    that two undecodable payloads never share a dead-letter entry."""
-    return peek_id(raw) or "bad-" + hashlib.sha1(raw).hexdigest()[:16]
+    """An id for any stored bytes: the payload's own, else a derived one. (Whether the
+    payload really is that job's is decided by the store, against the job's record.)"""
+    return peek_id(raw) or foreign_id(raw)

@@ -17,7 +17,20 @@ def history_entry(event: str, **details: Any) -> str:
 
 
 def field_value(value: Any) -> str | bytes | int | float:
-    return value if isinstance(value, (str, bytes, int, float)) else json.dumps(value)
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate (from a hostile payload, say)
+            return value.encode("utf-8", "backslashreplace")
+        return value
+    return value if isinstance(value, (bytes, int, float)) else json.dumps(value)
+
+
+def safe_text(value: Any) -> Any:
+    """Text with any lone surrogate escaped (Lua's cjson and Redis need valid UTF-8)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode()
+    return value
 
 
 def flat(fields: dict[str, Any]) -> list[Any]:

@@ -39,8 +39,10 @@ class JSONSerializer:
     def loads(self, raw: bytes) -> dict[str, Any]:
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecodeError(f"payload is not valid JSON: {exc}", raw) from None
+        except (ValueError, UnicodeDecodeError, RecursionError, TypeError) as exc:
+            # RecursionError: "[" * 100000 nests deeper than the decoder can go.
+            raise DecodeError(f"payload is not valid JSON: {type(exc).__name__}: "
+                              f"{str(exc)[:200]}", raw) from None
         if not isinstance(obj, dict):
             raise DecodeError("payload is not a JSON object", raw)
         return obj

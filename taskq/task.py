@@ -18,7 +18,7 @@ from taskq.handle import Job
 
 if TYPE_CHECKING:
     from taskq.workflows import Signature
-from taskq.job import MAX_ID_BYTES, Payload, new_job_id, valid_job_id
+from taskq.job import FOREIGN_ID_PREFIX, MAX_ID_BYTES, Payload, new_job_id, valid_job_id
 from taskq.keys import check_queue_name
 from taskq.limits import LimitSpec
 from taskq.retry import Backoff
@@ -201,7 +201,8 @@ class Task(Generic[P, R]):
             raise ConfigurationError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         if job_id is not None and not valid_job_id(job_id):
             raise ConfigurationError(
-                f"job_id must be a str of 1 to {MAX_ID_BYTES} bytes, got {job_id!r}")
+                f"job_id must be a str of 1 to {MAX_ID_BYTES} bytes, not starting with "
+                f"'{FOREIGN_ID_PREFIX}' (reserved), got {job_id!r}")
         return Payload(
             id=job_id or new_job_id(), task=self.name,
             queue=check_queue_name(queue) if queue else opts.queue,

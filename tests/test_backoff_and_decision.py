@@ -55,7 +55,21 @@ def test_row_retry_requested_is_not_a_failure() -> None:
     held = payload()
     action = d.decide(d.Outcome(d.RETRY_REQUESTED, retry_delay=7), held, NO_JITTER, NOW)
     assert action.kind == "retry" and not action.count_failure
-    assert action.due == NOW + 7 and action.next == held
+    assert action.due == NOW + 7 and action.next == held.deferred()
+    assert action.next is not None and action.next.attempt == held.attempt
+
+
+def test_row_retry_requested_past_the_limit_is_dead() -> None:
+    held = payload()
+    for _ in range(3):
+        held = held.deferred()
+    action = d.decide(d.Outcome(d.RETRY_REQUESTED), held, NO_JITTER, NOW, retry_request_limit=3)
+    assert (action.kind, action.reason) == ("dead", "retried too often")
+
+
+def test_row_a_result_json_cannot_hold_is_dead_at_once() -> None:
+    action = d.decide(d.Outcome(d.BAD_RESULT), payload(retries=9), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == ("dead", "unserializable-result")
 
 
 def test_row_timeout_retries_then_dead_letters_as_timed_out() -> None:

@@ -60,4 +60,4 @@ def test_lua_scripts_get_keys_only_through_KEYS() -> None:
             if command in ("ZADD", "LPUSH", "RPUSH", "HSET", "DEL", "ZREM", "LREM", "HGET",
                            "EXPIRE", "PERSIST", "INCR", "HDEL", "ZSCORE", "LLEN", "ZRANGE",
                            "ZRANGEBYSCORE", "RPOPLPUSH"):
-                assert first.startswith(("KEYS[", "job", "history")), (path.name, call)
+                assert first.startswith(("KEYS[", "job", "history", "notify")), (path.name, call)

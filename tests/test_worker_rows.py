@@ -194,10 +194,39 @@ def test_several_queues_are_served_in_the_order_given(store: RedisStore) -> None
 
 
 @pytest.mark.in_memory
-def test_non_json_result_is_kept_as_repr(store: RedisStore) -> None:
+def test_a_result_json_cannot_hold_is_a_failure_not_done(store: RedisStore) -> None:
+    from taskq.errors import JobFailedError
+
     job = t.returns_set.delay()
     drain(store)
-    assert job.result(timeout=1)["repr"] == "{1, 2}"
+    with pytest.raises(JobFailedError, match="returned a set"):
+        job.result(timeout=1)
+    rec = record(store, job.id)
+    assert (rec["status"], rec["reason"]) == ("dead", "unserializable-result")
+    assert store.client.zcard(store.keys.scheduled(Q)) == 0  # ran once: not retried blindly
+
+
+def test_a_task_raising_retry_forever_ends_in_dead_letters(store: RedisStore) -> None:
+    from dataclasses import replace
+
+    limited = RedisStore(store.client, replace(store.settings, retry_request_limit=3))
+    job = t.again.delay(0)
+    for _ in range(4):
+        deadline = time.time() + 5
+        while not limited.client.llen(limited.keys.ready(Q)) and time.time() < deadline:
+            limited.promote_due(Q)
+        drain(limited)
+    rec = record(store, job.id)
+    assert (rec["status"], rec["reason"]) == ("dead", "retried too often")
+
+
+def test_a_retried_job_reads_active_while_it_runs(store: RedisStore) -> None:
+    job = t.again.delay(0)
+    drain(store)  # raised Retry: the hash says scheduled
+    store.promote_due(Q)
+    store.register("w:1:r", [Q], {})
+    (_held,) = store.fetch(Q, "w:1:r")
+    assert job.status() == "active"
 
 
 def test_blocking_fetch_by_a_worker_without_lease_hands_the_job_back(

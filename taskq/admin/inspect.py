@@ -7,6 +7,7 @@ so `taskq stats --watch` and an autoscaler polling `taskq stats --json` stay che
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -128,16 +129,19 @@ def _ready_since(store: RedisStore, queues: list[str], oldest: list[bytes | None
         try:
             entry = json.loads(last) if last else {}
             out.append(float(entry.get("due") or entry.get("eta") or entry["at"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
             out.append(_enqueued_at(raw))
     return out
 
 
 def _enqueued_at(raw: bytes) -> float | None:
+    """The payload's enqueue time, or None for anything a hostile producer could push
+    (nesting too deep for the decoder, numbers too big for a float, not an object)."""
     try:
-        return float(json.loads(raw)["enqueued_at"])
-    except (ValueError, KeyError, TypeError):
+        value = float(json.loads(raw)["enqueued_at"])
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return None
+    return value if math.isfinite(value) else None
 
 
 @translate_errors
@@ -176,10 +180,11 @@ def _running_by_worker(store: RedisStore, queues: list[str], now: float
     held: dict[str, list[dict[str, Any]]] = {}
     for q, running in zip(queues, pipe.execute(), strict=True):
         for job_id, mark in running.items():
-            worker_id, _, started = mark.decode().partition("|")
+            worker_id, _, started = mark.decode(errors="replace").partition("|")
             held.setdefault(worker_id, []).append({
-                "id": job_id.decode(), "queue": q,
-                "running_for": round(now - int(started or 0) / 1000, 3)})
+                "id": job_id.decode(errors="replace"), "queue": q,
+                "running_for": round(now - int(started) / 1000, 3) if started.isdigit()
+                else None})
     return held
 
 

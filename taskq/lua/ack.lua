@@ -8,9 +8,16 @@
 -- The success is told by the hash (finished_at, worker), not written to the history, which
 -- exists only for jobs with retries, crashes or requeues; it expires with the result.
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
+-- A payload that is not its record's own (the job hash holds other bytes: it reuses a live
+-- job's id) ends without touching that record (returns 1, no dependents).
 -- Returns 1 when acknowledged (2: see the end), 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
+end
+local own = redis.call('HGET', KEYS[2], 'payload')
+if own and own ~= ARGV[1] then
+  redis.call('HDEL', KEYS[4], ARGV[2])
+  return 1
 end
 redis.call('HSET', KEYS[2], 'status', 'done', unpack(ARGV, 4))
 redis.call('HDEL', KEYS[4], ARGV[2])

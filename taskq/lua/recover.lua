@@ -5,7 +5,8 @@
 -- KEYS[1] leases zset {q}:leases    KEYS[2] active list {q}:active:<worker>
 -- KEYS[3] ready list {q}:ready      KEYS[4] scheduled zset {q}:scheduled
 -- KEYS[5] dead zset {q}:dead        KEYS[6] running hash {q}:running
--- KEYS[7], KEYS[8], KEYS[9] job hash, history list, notify list of job 1; then of job 2; ...
+-- KEYS[7] failed counter {q}:count:failed:<minute> (a job that dies here counts, as in dead)
+-- KEYS[8], KEYS[9], KEYS[10] job hash, history list, notify list of job 1; then of job 2; ...
 -- ARGV[1] worker id   ARGV[2] unused   ARGV[3] "1": only if the lease has expired (on the
 -- server's clock: TIME)
 -- ARGV[4] "1": drop the worker's lease (only once it holds nothing)   ARGV[5] number of jobs N
@@ -28,7 +29,7 @@ local moved = 0
 for i = 0, tonumber(ARGV[5]) - 1 do
   local a = 6 + i * 7
   local held, nxt, id, dest = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local job, history = KEYS[7 + i * 3], KEYS[8 + i * 3]
+  local job, history = KEYS[8 + i * 3], KEYS[9 + i * 3]
   if redis.call('LREM', KEYS[2], 1, held) == 1 then
     moved = moved + 1
     local fields = {}
@@ -40,7 +41,12 @@ for i = 0, tonumber(ARGV[5]) - 1 do
       redis.call('ZADD', KEYS[5], ARGV[a + 4], id)
       redis.call('PERSIST', job)
       redis.call('PERSIST', history)
-      redis.call('RPUSH', KEYS[9 + i * 3], 'dead')
+      redis.call('RPUSH', KEYS[10 + i * 3], 'dead')
+      fields[#fields + 1] = 'died_at'
+      fields[#fields + 1] = ARGV[a + 4]
+      if redis.call('INCR', KEYS[7]) == 1 then
+        redis.call('EXPIRE', KEYS[7], 180)
+      end
     elseif dest == 'scheduled' then
       redis.call('ZADD', KEYS[4], ARGV[a + 4], nxt)
     else
@@ -49,6 +55,10 @@ for i = 0, tonumber(ARGV[5]) - 1 do
     redis.call('HSET', job, 'status', dest == 'ready' and 'queued' or dest, 'payload', nxt,
       unpack(fields))
     redis.call('HDEL', KEYS[6], id)
+    local mark = payload_id(held)  -- the id fetch.lua marked it running under
+    if mark ~= '?' and mark ~= id then
+      redis.call('HDEL', KEYS[6], mark)
+    end
     redis.call('RPUSH', history, ARGV[a + 5])
     emit('recovered', id, 'to', dest, 'detail', ARGV[a + 5])
   end

@@ -7,11 +7,18 @@
 -- ARGV[4] due time in ms   ARGV[5] "1" to count a failure   ARGV[6] history entry
 -- ARGV[7..] field, value pairs for the job hash
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
--- Returns 1 when scheduled, 0 when fenced.
+-- A payload that is not its record's own (the job hash holds other bytes: it reuses a live
+-- job's id) is scheduled without touching that record.
+-- Returns 1 when scheduled (with or without the record), 0 when fenced.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
+local own = redis.call('HGET', KEYS[2], 'payload')
+if own and own ~= ARGV[1] then
+  redis.call('HDEL', KEYS[4], ARGV[3])
+  return 1
+end
 redis.call('HSET', KEYS[2], 'status', 'scheduled', 'payload', ARGV[2], 'due', ARGV[4],
   unpack(ARGV, 7))
 redis.call('HDEL', KEYS[4], ARGV[3])

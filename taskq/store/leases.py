@@ -4,11 +4,13 @@ jobs held by workers whose lease expired."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from taskq.job import job_id_of
 from taskq.keys import DEPARTED_HORIZON_MS
-from taskq.records import Release, field_value
+from taskq.records import Release, field_value, safe_text
 from taskq.store.base import StoreBase, translate_errors
 
 
@@ -100,13 +102,26 @@ class Leases(StoreBase):
         return list(self.client.lrange(self.keys.active(queue, worker_id), 0, -1))
 
     @translate_errors
+    def own_records(self, queue: str, raws: Sequence[bytes]) -> list[bool]:
+        """For each held payload: does the record of the job it names hold these very bytes?
+        (A payload pushed by hand, or reusing another job's id, is not its record's own; a
+        held job's own record changes only through its holder, so this read stays true.)"""
+        if not raws:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for raw in raws:
+            pipe.hget(self.keys.job(queue, job_id_of(raw)), "payload")
+        return [own == raw for raw, own in zip(raws, pipe.execute(), strict=True)]
+
+    @translate_errors
     def release(self, queue: str, worker_id: str, releases: Iterable[Release],
                 only_if_expired: bool, drop_lease: bool) -> tuple[int, int]:
         """Move held jobs to their destinations in one script. Returns (moved, still held);
         moved is -1 when the lease is alive."""
         k = self.keys
         keys = [k.leases(queue), k.active(queue, worker_id), k.ready(queue),
-                k.scheduled(queue), k.dead(queue), k.running(queue)]
+                k.scheduled(queue), k.dead(queue), k.running(queue),
+                k.counter(queue, "failed", int(time.time() // 60))]
         per_job: list[Any] = []
         count = 0
         for r in releases:
@@ -114,7 +129,7 @@ class Leases(StoreBase):
             keys += [k.job(queue, r.job_id), k.history(queue, r.job_id),
                      k.notify(queue, r.job_id)]
             per_job += [r.held, r.next, r.job_id, r.dest, r.score, r.event,
-                        json.dumps(r.fields)]
+                        json.dumps({k: safe_text(v) for k, v in r.fields.items()})]
         args = [worker_id, 0, "1" if only_if_expired else "0",
                 "1" if drop_lease else "0", count, *per_job]
         moved, left = self.scripts.call(self.client, "recover", keys, args)

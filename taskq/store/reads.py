@@ -56,10 +56,12 @@ def record_view(record: dict[bytes, bytes], running: bytes | None) -> dict[str, 
     """A job hash as users see it: a queued job that a worker marked running is active, a
     scheduled one past its due time is queued."""
     out = {key.decode(): value.decode(errors="replace") for key, value in record.items()}
-    if out and running and out.get("status") == "queued":
+    # A delayed or retried job keeps the status "scheduled" in its hash while it runs.
+    if out and running and out.get("status") in ("queued", "scheduled"):
         out["status"] = "active"
-        out["worker"], _, started = running.decode().partition("|")
-        out["started_at"] = str(int(started) / 1000)
+        out["worker"], _, started = running.decode(errors="replace").partition("|")
+        out["started_at"] = str(int(started) / 1000) if started.isdigit() else ""
+        return out
     if out.get("status") == "scheduled" and float(out.get("due", 0)) <= now_ms():
         out["status"] = "queued"  # due and promoted (or about to be)
     return out

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
-from taskq.job import Payload, decode
+from taskq.job import Payload, decode, foreign_id
 from taskq.keys import Keys
 from taskq.records import Delivery, flat, history_entry
 from taskq.store.base import (
@@ -176,7 +176,9 @@ class Transitions(StoreBase):
 
     @translate_errors
     def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> int:
-        k, q, jid = self.keys, d.queue, d.job_id
+        """Out of tries or never runnable: to the dead letters, under the job's id, or under
+        an id derived from the bytes when they are not the job record's own (dead.lua)."""
+        k, q, jid, other = self.keys, d.queue, d.job_id, foreign_id(d.raw)
         minute = int(time.time() // 60)
         base = {"payload": d.raw, "queue": q}
         if d.payload is not None:
@@ -184,11 +186,12 @@ class Transitions(StoreBase):
         return int(self.scripts.call(
             self.client, "dead",
             [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
-             k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid)],
+             k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid),
+             k.job(q, other), k.history(q, other), k.notify(q, other)],
             [d.raw, jid, now_ms(),
              history_entry(event, worker=d.worker_id, attempt=_attempt(d),
                            reason=fields.get("reason", "")),
-             *flat({**base, **fields})],
+             other, *flat({**base, **fields})],
         ))
 
     @translate_errors

@@ -21,7 +21,7 @@ from taskq.errors import LeaseLostError, StoreError
 from taskq.log import configure_logging, get_logger
 from taskq.store import RedisStore
 from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
-from taskq.worker.heartbeat import Heartbeat
+from taskq.worker.heartbeat import Heartbeat, OrphanWatch
 from taskq.worker.recovery import SHUTDOWN, recover_worker
 from taskq.worker.runner import Runner, Slot
 
@@ -29,6 +29,7 @@ EXIT_OK = 0
 EXIT_LEASE_LOST = 3
 EXIT_ERROR = 4
 EXIT_RECYCLE = 5  # ran --max-jobs jobs: replace me (also in a burst: the queue may not be dry)
+EXIT_ORPHANED = 6  # the supervisor died and the job did not end within the grace
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class ChildSpec:
     allow_pickle: bool = False
     log_format: str = "console"
     log_level: str = "info"
+    orphan_grace: float = 25.0  # an orphaned child exits at the latest this long after
 
 
 def blocking_timeout(spec: ChildSpec) -> float:
@@ -90,8 +92,10 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
         return EXIT_ERROR
     heartbeat = Heartbeat(store, worker_id, spec.queues)
     heartbeat.start()
+    watch = OrphanWatch(spec.orphan_grace, EXIT_ORPHANED)
+    watch.start()
     halt = threading.Event()  # one runner thread crashed: stop them all
-    until = AnyEvent(stop, heartbeat.lost, heartbeat.orphaned, halt)
+    until = AnyEvent(stop, heartbeat.lost, watch.orphaned, halt)
     count = runner_count(spec)
     loop = EventLoopThread().start() if serves_coroutines() else None
     caller = TaskCaller(loop, threading.Semaphore(spec.threads) if count > spec.threads else None)

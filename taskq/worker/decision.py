@@ -6,6 +6,9 @@
 | raised, retries left                     | retry: scheduled after backoff, attempt + 1   |
 | raised, no retries left                  | dead letter: "failed", with the traceback      |
 | raised Retry(delay)                      | retry after delay (or backoff), not a failure |
+| raised Retry more than the limit         | dead letter: "retried too often"               |
+| returned what JSON cannot hold           | dead letter: "unserializable-result" (it ran: |
+|                                          | not retried blindly; requeue it by hand)      |
 | hard timeout, retries left / none left   | retry as "timed out" / dead letter "timed out" |
 | payload undecodable / unknown task / bad arguments | dead letter at once with that reason |
 | worker crashed (kill -9, lost lease)     | back to ready, crash counted; poison after K   |
@@ -29,8 +32,11 @@ TIMED_OUT = "timed-out"
 UNDECODABLE = "undecodable"
 UNKNOWN_TASK = "unknown-task"
 BAD_ARGUMENTS = "bad-arguments"
+BAD_RESULT = "unserializable-result"
 
 NEVER_RUNNABLE = (UNDECODABLE, UNKNOWN_TASK, BAD_ARGUMENTS)
+DEAD_AT_ONCE = (*NEVER_RUNNABLE, BAD_RESULT)
+RETRY_REQUEST_LIMIT = 1000  # Retry raised this many times in a row: dead letter
 
 
 @dataclass(frozen=True)
@@ -57,16 +63,20 @@ class Action:
     count_failure: bool = False
 
 
-def decide(outcome: Outcome, payload: Payload | None, backoff: Backoff, now: float) -> Action:
+def decide(outcome: Outcome, payload: Payload | None, backoff: Backoff, now: float,
+           retry_request_limit: int = RETRY_REQUEST_LIMIT) -> Action:
     if outcome.kind == SUCCEEDED:
         return Action("ack")
-    if outcome.kind in NEVER_RUNNABLE or payload is None:
+    if outcome.kind in DEAD_AT_ONCE or payload is None:
         return Action("dead", reason=outcome.kind)
     if outcome.kind == RETRY_REQUESTED:
+        if payload.deferrals >= retry_request_limit:
+            return Action("dead", reason="retried too often")
         delay = outcome.retry_delay
         if delay is None:
             delay = backoff.delay(payload.attempt)
-        return Action("retry", reason="retry requested", next=payload, due=now + delay)
+        return Action("retry", reason="retry requested", next=payload.deferred(),
+                      due=now + delay)
     # FAILED or TIMED_OUT
     reason = "timed out" if outcome.kind == TIMED_OUT else "failed"
     if payload.retries_left > 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 from taskq.errors import StoreError
@@ -21,18 +22,11 @@ class Heartbeat(threading.Thread):
         self.queues = list(queues)
         self.interval = store.settings.lease_ttl / 3
         self.lost = threading.Event()
-        self.orphaned = threading.Event()  # the supervisor died: finish up and exit
-        self.parent = os.getppid()
         self._halt = threading.Event()
         self.log = get_logger(worker=worker_id)
 
     def run(self) -> None:
         while not self._halt.wait(self.interval):
-            if os.getppid() != self.parent and not self.orphaned.is_set():
-                # Without its supervisor nobody enforces timeouts or stops this child.
-                self.log.error("supervisor-gone", detail="finishing the current job, then "
-                               "handing back anything held and exiting")
-                self.orphaned.set()
             try:
                 alive = self.store.heartbeat(self.worker_id, self.queues)
             except StoreError as exc:
@@ -46,3 +40,31 @@ class Heartbeat(threading.Thread):
 
     def halt(self) -> None:
         self._halt.set()
+
+
+class OrphanWatch(threading.Thread):
+    """Watches the supervisor without touching Redis. When it is gone (killed with -9), the
+    child finishes its current job and hands back what it holds; and whatever happens then
+    (Redis unreachable, a job that never ends), the process exits `grace` seconds later:
+    nobody else would ever stop it, since children ignore SIGTERM. Its jobs then come back
+    through the lease."""
+
+    def __init__(self, grace: float, exit_code: int, poll: float = 0.5) -> None:
+        super().__init__(name="taskq-orphan-watch", daemon=True)
+        self.grace = grace
+        self.exit_code = exit_code
+        self.poll = poll
+        self.parent = os.getppid()
+        self.orphaned = threading.Event()  # the supervisor died: finish up and exit
+        self.log = get_logger()
+
+    def run(self) -> None:
+        while os.getppid() == self.parent:
+            time.sleep(self.poll)
+        self.log.error("supervisor-gone", detail="finishing the current job, then handing "
+                       f"back anything held and exiting (at the latest in {self.grace} s)")
+        self.orphaned.set()
+        time.sleep(self.grace)
+        self.log.error("orphan-exit", detail="the job did not end in time after the "
+                       "supervisor died; exiting, its jobs come back through the lease")
+        os._exit(self.exit_code)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskq.errors import DecodeError, UnknownTaskError
-from taskq.job import decode, job_id_of
+from taskq.job import decode, foreign_id, job_id_of
 from taskq.retry import Backoff
 from taskq.store import RedisStore, Release, history_entry
 from taskq.task import get_task
@@ -86,7 +86,9 @@ def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
     total = 0
     for _ in range(5):
         held = store.held(queue, worker_id)
-        releases = [safe_plan(raw, mode, crash, timed_out, store) for raw in held]
+        own = store.own_records(queue, held)
+        releases = [safe_plan(raw, mode, crash, timed_out, store) if mine else foreign(raw)
+                    for raw, mine in zip(held, own, strict=True)]
         moved, left = store.release(queue, worker_id, releases, only_if_expired, drop_lease)
         if moved < 0:
             return -1
@@ -107,6 +109,16 @@ def safe_plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collect
         return Release(raw, raw, job_id_of(raw), "dead", now,
                        history_entry("dead-lettered", reason="unrecoverable"),
                        {"reason": "undecodable", "error": f"cannot plan recovery: {exc!r}"})
+
+
+def foreign(raw: bytes) -> Release:
+    """A held payload that no job record holds (pushed by hand, or reusing a live job's id):
+    dead at once under an id derived from its bytes, never written over another record."""
+    now = int(time.time() * 1000)
+    return Release(raw, raw, foreign_id(raw), "dead", now,
+                   history_entry("dead-lettered", reason="foreign"),
+                   {"reason": "foreign", "error": "no job record holds this payload (pushed "
+                    "onto the queue by hand, or reusing another job's id)"})
 
 
 def crash_info_from_worker_id(worker_id: str, reason: str, signal: str | None = None

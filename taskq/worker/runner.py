@@ -201,7 +201,9 @@ class Runner:
                             attempt=payload.attempt)
         log.info("job-started")
         started = time.perf_counter()
-        self.slot.start(payload.id, self.caller.deadline(task.fn, self.clock(), payload.timeout))
+        # Hard timeouts run on the monotonic clock (shared by the supervisor on this machine).
+        self.slot.start(payload.id,
+                        self.caller.deadline(task.fn, time.monotonic(), payload.timeout))
         try:
             args = payload.args
             if payload.inputs:
@@ -221,7 +223,7 @@ class Runner:
                              duration=time.perf_counter() - started, exception=exc)
         finally:
             self.slot.clear()
-        return d.Outcome(d.SUCCEEDED, result=result, duration=time.perf_counter() - started)
+        return succeeded(result, time.perf_counter() - started)
 
     # --- ending the delivery: never interrupted half-way (children ignore SIGTERM/SIGINT) --
     def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
@@ -230,7 +232,8 @@ class Runner:
                             task=payload.task if payload else None,
                             attempt=payload.attempt if payload else None)
         backoff = backoff_for(payload.task) if payload else backoff_for("")
-        action = d.decide(outcome, payload, backoff, self.clock())
+        action = d.decide(outcome, payload, backoff, self.clock(),
+                          self.store.settings.retry_request_limit)
         try:
             applied = self._apply(delivery, outcome, action)
             uncertain = False
@@ -263,7 +266,7 @@ class Runner:
 
     def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
         if action.kind == "ack":
-            fields = {"result": _result_json(outcome.result), "finished_at": self.clock(),
+            fields = {"result": outcome.result, "finished_at": self.clock(),
                       "worker": self.worker_id, "duration": round(outcome.duration, 6)}
             if len(self.queues) == 1 and not self.stop.is_set() and not self._buffer:
                 try:
@@ -322,9 +325,15 @@ def _job_context(store: RedisStore, payload: Payload, log: Any) -> JobContext:
                       _progress_writer=write)
 
 
-def _result_json(value: Any) -> str:
+def succeeded(result: Any, duration: float) -> d.Outcome:
+    """A task returned: its result, as the JSON text to store; or, when JSON cannot hold it,
+    a failure that goes to dead letters at once (the work ran: it is not retried blindly)."""
     try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return json.dumps({"repr": repr(value), "note": "result was not JSON-serializable"})
-
+        return d.Outcome(d.SUCCEEDED, result=json.dumps(result), duration=duration)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return d.Outcome(
+            d.BAD_RESULT, error_type="SerializationError", duration=duration,
+            error=f"the task ran, but returned a {type(result).__name__}, which JSON cannot "
+                  f"hold ({exc}); return JSON values (dict, list, str, int, float, bool, "
+                  f"None). It is not retried, since its work was done; requeue it from the "
+                  f"dead letters once fixed, if it is safe to run again")

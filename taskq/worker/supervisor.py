@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from taskq.config import Settings
@@ -61,7 +61,7 @@ class Child:
 class Supervisor:
     def __init__(self, spec: ChildSpec, processes: int, grace: float = 25.0,
                  idle_exit: float | None = None) -> None:
-        self.spec = spec
+        self.spec = replace(spec, orphan_grace=grace)  # orphans exit within the grace too
         self.idle_exit = idle_exit  # stop (as on SIGTERM) after this long without a job
         self.started = time.time()
         self.settings: Settings = spec.settings
@@ -103,12 +103,26 @@ class Supervisor:
             while self.children or self.pending:
                 self._wait(wake_r)
                 self._tick()
+        except Exception:
+            # A supervisor that cannot go on must not leave children behind (they ignore
+            # SIGTERM, and Python's exit would wait for them forever): kill them, hand their
+            # jobs back, and exit non-zero so that the process manager restarts the worker.
+            self.log.exception("supervisor-crashed")
+            self._abandon()
+            return 1
         finally:
             signal.set_wakeup_fd(old_fd)
             os.close(wake_r)
             os.close(wake_w)
         self.log.info("worker-stopped")
         return 0
+
+    def _abandon(self) -> None:
+        self._kill_all("shutdown")
+        for child in self.children.values():
+            child.process.join(10)
+            with contextlib.suppress(Exception):
+                self._recover_child(child, child.process.exitcode)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals_seen += 1  # only a counter: the loop acts on it (handlers must not log)
@@ -171,7 +185,7 @@ class Supervisor:
             self.signals_seen = 1
 
     def _check_timeouts(self) -> None:
-        now = time.time()
+        now = time.monotonic()  # the runners' deadlines are on this clock too
         for child in self.children.values():
             overdue = child.slots.overdue(now)
             if overdue and child.kill_reason is None and child.process.is_alive():
@@ -312,8 +326,11 @@ class Supervisor:
             if force or now >= self.next_lease_scan:
                 self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
                 self._recover_expired()
-        except StoreError as exc:
-            self.log.warning("maintenance-failed", error=str(exc))
+        except Exception as exc:  # StoreError, or a bug: log it and go on supervising
+            if isinstance(exc, StoreError):
+                self.log.warning("maintenance-failed", error=str(exc))
+            else:
+                self.log.exception("maintenance-failed")
             # Retry in a moment, not every tick. And a Redis we could not reach, the workers
             # likely could not reach either: their leases may have run out while they live.
             # Give them one lease TTL of reachable Redis to beat again before judging any.
