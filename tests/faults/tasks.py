@@ -156,3 +156,10 @@ def gil_hog(tag: str, seconds: int = 3) -> int:
     ctypes.PyDLL(None).sleep(seconds)
     mark_done(tag)
     return os.getpid()
+
+
+@task(queue=QUEUE, retries=0)
+def returns_set(tag: str) -> Any:
+    """Returns what JSON cannot hold."""
+    mark_started(tag)
+    return {1, 2}
