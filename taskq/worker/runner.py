@@ -255,7 +255,7 @@ class Runner:
         """The job ended and others wait for it: tell them now (if this fails, supervisors
         find it within seconds; see taskq/workflows.py)."""
         ended = "done" if action.kind == "ack" else "dead"
-        result = _result_json(outcome.result) if ended == "done" else ""
+        result = str(outcome.result) if ended == "done" else ""  # JSON text already
         try:
             released = settle(self.store, delivery.queue, delivery.job_id, ended, result)
         except StoreError as exc:
