@@ -87,6 +87,12 @@ def main() -> None:
               help="Lease TTL in seconds (default 5): a worker whose processes are dead or "
                    "frozen is presumed dead after this long. A fetch blocks at most a "
                    "quarter of it.")
+@click.option("--import-from", "import_from", multiple=True, metavar="PREFIX",
+              help="Import a job's task module by its dotted name on first sight when it lies "
+                   "under PREFIX (repeatable, e.g. --import-from workers); never any other.")
+@click.option("--unknown-task-grace", type=click.FloatRange(min=0), default=None,
+              help="Seconds a job whose task no live worker on its queue knows is handed back "
+                   "before it is dead-lettered as unknown-task (default 60).")
 @click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
 @click.option("--idle-exit", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Exit 0 after no job started or ended for this long (scale to zero).")
@@ -98,7 +104,8 @@ def main() -> None:
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
            threads: int, async_concurrency: int, burst: bool, max_jobs: int | None,
-           grace: float, lease: float | None, allow_pickle: bool, idle_exit: float | None,
+           grace: float, lease: float | None, import_from: tuple[str, ...],
+           unknown_task_grace: float | None, allow_pickle: bool, idle_exit: float | None,
            log_format: str, log_level: str, url: str | None, prefix: str | None) -> None:
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
@@ -109,16 +116,22 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     if not modules:
         raise click.UsageError("name the modules that define your tasks, for example: "
                                "taskq worker workers.example")
+    for prefix_ in import_from:
+        if not all(part.isidentifier() for part in prefix_.split(".")):
+            raise click.BadParameter(f"{prefix_!r} is not a dotted module prefix (e.g. workers)",
+                                     param_hint="--import-from")
     settings = settings_from(url, prefix)  # bad settings are usage errors, before any start
     log_level = log_level.lower()
     configure_logging(log_format, log_level)
     import_modules(modules)
     if lease:
         settings = replace(settings, lease_ttl=lease)
+    if unknown_task_grace is not None:
+        settings = replace(settings, unknown_task_grace=unknown_task_grace)
     spec = ChildSpec(settings=settings, queues=queues or ("default",),
                      threads=threads, async_concurrency=async_concurrency, burst=burst,
                      max_jobs=max_jobs, allow_pickle=allow_pickle, log_format=log_format,
-                     log_level=log_level)
+                     log_level=log_level, import_from=import_from)
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)

@@ -39,6 +39,9 @@ class Settings:
     # running elsewhere within about lease * 1.25 + one BLMOVE.
     lease_ttl: float = 5.0
     poison_crashes: int = 3  # crashes after which a job is dead-lettered as poison
+    # A job whose task no live worker on its queue knows is dead-lettered after this long
+    # (meanwhile it is handed back, waiting for a worker that knows it: a deploy in progress).
+    unknown_task_grace: float = 60.0
     socket_timeout: float | None = None
     # The per-queue event stream: at most about this many entries (0: no events are written),
     # and, when positive, none older than this many seconds.
@@ -67,6 +70,8 @@ class Settings:
         if self.events_maxlen < 0 or self.events_max_age < 0:
             raise ConfigurationError(
                 "events_maxlen and events_max_age must be 0 (off) or positive")
+        if self.unknown_task_grace < 0:
+            raise ConfigurationError("unknown_task_grace must be 0 or more seconds")
 
     def __repr__(self) -> str:
         return (

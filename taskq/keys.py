@@ -79,6 +79,12 @@ class Keys:
         """List that gets one element when the job reaches done or dead (for result waits)."""
         return self._q(queue, "notify", job_id)
 
+    def known_tasks(self, queue: str) -> str:
+        """Hash task name -> latest lease expiry (ms) of a live worker on this queue that can
+        run it. Bounded: expired fields are dropped on each publish, and the key expires with
+        the last lease that backs it."""
+        return self._q(queue, "tasks")
+
     def counter(self, queue: str, outcome: str, minute: int) -> str:
         """Per-minute count of jobs that ended `done` or `failed`."""
         return self._q(queue, "count", outcome, str(minute))
@@ -153,4 +159,5 @@ class Keys:
             self.waiting(queue), self.deps(queue, job_id), self.dependents(queue, job_id),
             self.limit_holders(queue, "t"), self.limit_parked(queue, "t"),
             self.limit_slot(queue, "t"),
+            self.known_tasks(queue),
         ]

@@ -20,6 +20,7 @@ SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
     "import_dead", "claim", "watch", "lease", "guard", "prune_departed", "progress",
     "acquire", "release", "enqueue_waiting", "link", "resolve",
+    "publish_tasks", "bounce",
 )
 
 

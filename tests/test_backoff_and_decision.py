@@ -45,10 +45,17 @@ def test_row_failure_out_of_retries_dead_letters() -> None:
     assert (action.kind, action.reason) == ("dead", "failed")
 
 
-@pytest.mark.parametrize("kind", [d.UNDECODABLE, d.UNKNOWN_TASK, d.BAD_ARGUMENTS])
+@pytest.mark.parametrize("kind", [d.UNDECODABLE, d.BAD_ARGUMENTS])
 def test_row_never_runnable_dead_letters_at_once(kind: str) -> None:
     action = d.decide(d.Outcome(kind), payload(attempt=1, retries=9), NO_JITTER, NOW)
     assert (action.kind, action.reason) == ("dead", kind)
+
+
+def test_row_unknown_task_bounces_for_a_worker_that_knows_it() -> None:
+    action = d.decide(d.Outcome(d.UNKNOWN_TASK), payload(attempt=1, retries=9), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == ("bounce", d.UNKNOWN_TASK)
+    # without a payload there is no task name to hand back: dead at once
+    assert d.decide(d.Outcome(d.UNKNOWN_TASK), None, NO_JITTER, NOW).kind == "dead"
 
 
 def test_row_retry_requested_is_not_a_failure() -> None:

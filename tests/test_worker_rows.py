@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -70,10 +71,18 @@ def test_failure_out_of_retries_goes_to_dead_letters_with_details(store: RedisSt
     assert events == ["enqueued", "retrying", "retrying", "dead-lettered"]
 
 
-@pytest.mark.in_memory
-def test_unknown_task_is_dead_at_once(store: RedisStore) -> None:
+def test_unknown_task_is_handed_back_then_dead_when_nobody_knows_it(store: RedisStore) -> None:
+    # (the row in full, with live workers that know the task, is in test_task_routing.py)
     payload = Payload(id="u1", task="nowhere.missing", queue=Q)
     store.enqueue([payload])
+    drain(store)
+    assert record(store, "u1")["status"] in ("scheduled", "queued")  # within the grace
+    # With no grace left (a grace of 0 here), the next worker that takes it dead-letters it.
+    store.settings = replace(store.settings, unknown_task_grace=0)
+    store.client.hdel(store.keys.job(Q, "u1"), "unknown_since")
+    for raw in store.client.zrange(store.keys.scheduled(Q), 0, -1):
+        store.client.zadd(store.keys.scheduled(Q), {raw: 0})  # due now
+    store.promote_due(Q)
     drain(store)
     rec = record(store, "u1")
     assert (rec["status"], rec["reason"]) == ("dead", "unknown-task")

@@ -7,6 +7,7 @@
 - `limits`: admission under rate and concurrency limits, permits;
 - `workflows`: jobs waiting for parents, links, resolution;
 - `progress`: progress and metadata a running job writes onto its record.
+- `routing`: which tasks live workers know, and handing back a job this worker cannot run.
 
 Every transition is one Lua script (or one command) so that a job id sits in exactly one
 place at every instant: ready list, a worker's active list, scheduled set, or dead set.
@@ -20,11 +21,12 @@ from taskq.store.leases import Leases
 from taskq.store.limits import Limits
 from taskq.store.progress import Progress
 from taskq.store.reads import Reads
+from taskq.store.routing import Routing
 from taskq.store.transitions import Transitions
 from taskq.store.workflows import Workflows
 
 
-class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows):
+class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows, Routing):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 

@@ -23,6 +23,7 @@ from taskq.store import RedisStore
 from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
 from taskq.worker.heartbeat import Heartbeat, OrphanWatch
 from taskq.worker.recovery import SHUTDOWN, recover_worker
+from taskq.worker.routing import known_task_names
 from taskq.worker.runner import Runner, Slot
 
 EXIT_OK = 0
@@ -45,6 +46,7 @@ class ChildSpec:
     log_format: str = "console"
     log_level: str = "info"
     orphan_grace: float = 25.0  # an orphaned child exits at the latest this long after
+    import_from: tuple[str, ...] = ()  # module prefixes a task may be imported from on sight
 
 
 def blocking_timeout(spec: ChildSpec) -> float:
@@ -87,10 +89,13 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
             "host": socket.gethostname(), "pid": os.getpid(), "queues": list(spec.queues),
             "started_at": time.time(), "threads": spec.threads,
             "concurrency": runner_count(spec)})
+        # Before the first fetch: a worker lacking a task hands its jobs back to us.
+        store.publish_tasks(spec.queues, known_task_names())
     except StoreError as exc:
         log.error("worker-register-failed", error=str(exc))
         return EXIT_ERROR
-    heartbeat = Heartbeat(store, worker_id, spec.queues)
+    heartbeat = Heartbeat(store, worker_id, spec.queues,
+                          on_beat=lambda: store.publish_tasks(spec.queues, known_task_names()))
     heartbeat.start()
     watch = OrphanWatch(spec.orphan_grace, EXIT_ORPHANED)
     watch.start()
@@ -102,7 +107,8 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
                max_jobs=spec.max_jobs, block_timeout=blocking_timeout(spec),
-               adopt_orphans=count == 1, caller=caller)
+               adopt_orphans=count == 1, caller=caller,
+               import_from=spec.import_from)
         for i in range(count)
     ]
     code = _run_all(runners, halt, log)

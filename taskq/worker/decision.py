@@ -10,7 +10,9 @@
 | returned what JSON cannot hold           | dead letter: "unserializable-result" (it ran: |
 |                                          | not retried blindly; requeue it by hand)      |
 | hard timeout, retries left / none left   | retry as "timed out" / dead letter "timed out" |
-| payload undecodable / unknown task / bad arguments | dead letter at once with that reason |
+| payload undecodable / bad arguments      | dead letter at once with that reason           |
+| unknown task (this worker lacks it)      | bounce: back for a worker that knows it; dead  |
+|                                          | letter once no live worker knows it for a grace|
 | worker crashed (kill -9, lost lease)     | back to ready, crash counted; poison after K   |
 | worker shut down before it ended          | back to the head of ready, nothing counted     |
 
@@ -54,7 +56,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Action:
-    """ack | retry | dead. For retry: `next` payload, `due` time, `count_failure`."""
+    """ack | retry | dead | bounce. For retry: `next` payload, `due` time, `count_failure`.
+    bounce: the store decides, on the server, between handing it back and dead letters."""
 
     kind: str
     reason: str = ""
@@ -67,6 +70,8 @@ def decide(outcome: Outcome, payload: Payload | None, backoff: Backoff, now: flo
            retry_request_limit: int = RETRY_REQUEST_LIMIT) -> Action:
     if outcome.kind == SUCCEEDED:
         return Action("ack")
+    if outcome.kind == UNKNOWN_TASK and payload is not None:
+        return Action("bounce", reason=UNKNOWN_TASK)
     if outcome.kind in DEAD_AT_ONCE or payload is None:
         return Action("dead", reason=outcome.kind)
     if outcome.kind == RETRY_REQUESTED:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from taskq.errors import StoreError
 from taskq.log import get_logger
@@ -15,13 +15,15 @@ from taskq.store import RedisStore
 
 
 class Heartbeat(threading.Thread):
-    def __init__(self, store: RedisStore, worker_id: str, queues: Sequence[str]) -> None:
+    def __init__(self, store: RedisStore, worker_id: str, queues: Sequence[str],
+                 on_beat: Callable[[], None] | None = None) -> None:
         super().__init__(name="taskq-heartbeat", daemon=True)
         self.store = store
         self.worker_id = worker_id
         self.queues = list(queues)
         self.interval = store.settings.lease_ttl / 3
         self.lost = threading.Event()
+        self.on_beat = on_beat  # after each extended lease: what else lives with it
         self._halt = threading.Event()
         self.log = get_logger(worker=worker_id)
 
@@ -37,6 +39,11 @@ class Heartbeat(threading.Thread):
                                "finishing the current job (its write will be refused) and exiting")
                 self.lost.set()
                 return
+            if self.on_beat is not None:
+                try:
+                    self.on_beat()
+                except StoreError as exc:
+                    self.log.warning("heartbeat-publish-failed", error=str(exc))
 
     def halt(self) -> None:
         self._halt.set()

@@ -28,11 +28,12 @@ from taskq.errors import (
 from taskq.job import Payload
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
-from taskq.task import get_task
+from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.limits import LimitGate
 from taskq.worker.recovery import backoff_for
+from taskq.worker.routing import resolve_task
 from taskq.workflows import inputs_for, settle
 
 HAS_DEPENDENTS = 2  # ack / dead letter reply: done, and jobs wait for this one
@@ -86,6 +87,7 @@ class Runner:
         max_jobs: int | None = None, block_timeout: float = 1.0,
         adopt_orphans: bool = True, clock: Callable[[], float] = time.time,
         caller: TaskCaller | None = None,
+        import_from: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -98,6 +100,8 @@ class Runner:
         self.adopt_orphans = adopt_orphans
         self.clock = clock
         self.caller = caller or TaskCaller()
+        self.import_from = tuple(import_from)
+        self.bounce_policy = BouncePolicy(grace=store.settings.unknown_task_grace)
         self.jobs_run = 0
         self.log = get_logger(worker=worker_id)
         self._buffer: deque[Delivery] = deque()
@@ -187,7 +191,7 @@ class Runner:
         if payload is None:
             return d.Outcome(d.UNDECODABLE, error_type="DecodeError", error=str(delivery.error))
         try:
-            task = get_task(payload.task)
+            task = resolve_task(payload.task, self.import_from)
             # Only the signature: a payload that decoded from JSON is JSON already. A
             # workflow step gets its parents' results first (checked with a stand-in).
             task.signature.bind(*([None] if payload.inputs else []), *payload.args,
@@ -265,6 +269,8 @@ class Runner:
             log.info("dependents-released", count=released)
 
     def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
+        if action.kind == "bounce" and delivery.payload is not None:
+            return self._bounce(delivery, outcome, delivery.payload.task)
         if action.kind == "ack":
             fields = {"result": outcome.result, "finished_at": self.clock(),
                       "worker": self.worker_id, "duration": round(outcome.duration, 6)}
@@ -291,6 +297,32 @@ class Runner:
         return self.store.dead_letter(delivery, "dead-lettered",
                                       {**error_fields, "reason": action.reason})
 
+    def _bounce(self, delivery: Delivery, outcome: d.Outcome, task: str) -> int:
+        """Hand back a job whose task this worker lacks; dead-letter it as unknown-task only
+        when the store says no live worker has known the task for the grace period."""
+        bounce = self.store.bounce(delivery, task, self.bounce_policy)
+        log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue, task=task)
+        if bounce.verdict == "bounced":
+            log.info("job-bounced", retry_in=bounce.delay, bounces=bounce.bounces,
+                     detail="this worker lacks the task; handed back for one that knows it")
+            return True
+        if bounce.verdict == "fenced":
+            return False
+        if bounce.why == "unknown":
+            error = (f"no live worker on queue {delivery.queue!r} knows task {task!r} (none "
+                     f"for {self.bounce_policy.grace:g} s); start a worker that imports its "
+                     f"module: taskq worker {task.rpartition('.')[0] or 'MODULE'}")
+        else:
+            error = (f"handed back {bounce.bounces} times and never taken by a worker that "
+                     f"knows task {task!r}")
+        applied = self.store.dead_letter(delivery, "dead-lettered", {
+            "error_type": "UnknownTaskError", "error": error, "traceback": "",
+            "worker": self.worker_id, "attempts": delivery.payload.attempt
+            if delivery.payload else 0, "failed_at": self.clock(), "reason": d.UNKNOWN_TASK})
+        if applied:
+            log.error("job-dead-lettered", reason=d.UNKNOWN_TASK, error=error)
+        return applied
+
     def _log_end(self, log: Any, outcome: d.Outcome, action: d.Action, applied: bool,
                  uncertain: bool = False) -> None:
         duration = round(outcome.duration, 6)
@@ -301,6 +333,8 @@ class Runner:
         elif not applied:
             log.error("fenced", action=action.kind,
                       detail="this worker no longer holds the job (lease lost); write refused")
+        elif action.kind == "bounce":
+            pass  # _bounce said what happened
         elif action.kind == "ack":
             log.info("job-succeeded", duration=duration)
         elif action.kind == "retry":
