@@ -78,9 +78,15 @@ def main() -> None:
 @click.option("--async-concurrency", type=click.IntRange(min=1), default=10,
               show_default=True,
               help="Coroutine tasks (async def) each child runs at once, on its event loop.")
-@click.option("--burst", is_flag=True, help="Drain the queues, then exit 0.")
+@click.option("--burst", is_flag=True,
+              help="Run the jobs that are ready on the queues, then exit 0. Jobs delayed or "
+                   "waiting for a retry stay scheduled (see --wait-scheduled).")
+@click.option("--wait-scheduled", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="With --burst: also wait for and run scheduled jobs (delays, retries) "
+                   "due within SECONDS; exit once none is due that soon.")
 @click.option("--max-jobs", type=click.IntRange(min=1), default=None,
-              help="Replace each child after it ran this many jobs.")
+              help="Replace each child process after it ran this many jobs (counted per "
+                   "child, across its --threads).")
 @click.option("--grace", type=click.FloatRange(min=0), default=25.0, show_default=True,
               help="Seconds running jobs get to finish after SIGTERM.")
 @click.option("--lease", type=click.FloatRange(min=0.05), default=None,
@@ -103,7 +109,8 @@ def main() -> None:
 @url_option
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
-           threads: int, async_concurrency: int, burst: bool, max_jobs: int | None,
+           threads: int, async_concurrency: int, burst: bool,
+           wait_scheduled: float | None, max_jobs: int | None,
            grace: float, lease: float | None, import_from: tuple[str, ...],
            unknown_task_grace: float | None, allow_pickle: bool, idle_exit: float | None,
            log_format: str, log_level: str, url: str | None, prefix: str | None) -> None:
@@ -116,6 +123,9 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     if not modules:
         raise click.UsageError("name the modules that define your tasks, for example: "
                                "taskq worker workers.example")
+    if wait_scheduled is not None and not burst:
+        raise click.UsageError("--wait-scheduled goes with --burst (a worker without --burst "
+                               "runs scheduled jobs anyway)")
     for prefix_ in import_from:
         if not all(part.isidentifier() for part in prefix_.split(".")):
             raise click.BadParameter(f"{prefix_!r} is not a dotted module prefix (e.g. workers)",
@@ -131,7 +141,8 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     spec = ChildSpec(settings=settings, queues=queues or ("default",),
                      threads=threads, async_concurrency=async_concurrency, burst=burst,
                      max_jobs=max_jobs, allow_pickle=allow_pickle, log_format=log_format,
-                     log_level=log_level, import_from=import_from)
+                     log_level=log_level, import_from=import_from,
+                     wait_scheduled=wait_scheduled)
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)

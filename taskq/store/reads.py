@@ -21,6 +21,12 @@ class Reads(StoreBase):
         return record_view(record, running)
 
     @translate_errors
+    def next_due(self, queue: str) -> float | None:
+        """When the earliest scheduled job of `queue` is due (epoch s), or None."""
+        first = self.client.zrange(self.keys.scheduled(queue), 0, 0, withscores=True)
+        return first[0][1] / 1000 if first else None
+
+    @translate_errors
     def history(self, queue: str, job_id: str) -> list[dict[str, Any]]:
         """The job's story, oldest first. Enqueue and success are not written as events (the
         hot path stays lean): they are told here from the job hash."""

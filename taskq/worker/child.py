@@ -24,7 +24,7 @@ from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
 from taskq.worker.heartbeat import Heartbeat, OrphanWatch
 from taskq.worker.recovery import SHUTDOWN, recover_worker
 from taskq.worker.routing import known_task_names
-from taskq.worker.runner import Runner, Slot
+from taskq.worker.runner import JobBudget, Runner, Slot
 
 EXIT_OK = 0
 EXIT_LEASE_LOST = 3
@@ -47,6 +47,7 @@ class ChildSpec:
     log_level: str = "info"
     orphan_grace: float = 25.0  # an orphaned child exits at the latest this long after
     import_from: tuple[str, ...] = ()  # module prefixes a task may be imported from on sight
+    wait_scheduled: float | None = None  # burst: also run scheduled jobs due within this
 
 
 def blocking_timeout(spec: ChildSpec) -> float:
@@ -104,18 +105,18 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     count = runner_count(spec)
     loop = EventLoopThread().start() if serves_coroutines() else None
     caller = TaskCaller(loop, threading.Semaphore(spec.threads) if count > spec.threads else None)
+    budget = JobBudget(spec.max_jobs)  # --max-jobs counts per child, across its runners
     runners = [
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
-               max_jobs=spec.max_jobs, block_timeout=blocking_timeout(spec),
-               adopt_orphans=count == 1, caller=caller,
-               import_from=spec.import_from)
+               budget=budget, block_timeout=blocking_timeout(spec),
+               adopt_orphans=count == 1, caller=caller, import_from=spec.import_from,
+               wait_scheduled=spec.wait_scheduled)
         for i in range(count)
     ]
     code = _run_all(runners, halt, log)
     if loop is not None:
         loop.stop()
-    if code == EXIT_OK and spec.max_jobs is not None and not stop.is_set() and any(
-            r.jobs_run >= spec.max_jobs for r in runners):
+    if code == EXIT_OK and budget.spent and not stop.is_set():
         code = EXIT_RECYCLE
     heartbeat.halt()
     if heartbeat.lost.is_set() or code == EXIT_LEASE_LOST:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import traceback
 from collections import deque
@@ -65,6 +66,32 @@ class NoSlot:
         pass
 
 
+class JobBudget:
+    """How many jobs one child may still run (`--max-jobs`), shared by its runner threads:
+    a child with 4 threads is replaced after N jobs, not 4N. A runner reserves a job before it
+    fetches and gives the reservation back when it found none. None: no limit."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.used -= 1
+
+    @property
+    def spent(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+
 def _connection_retrying(log: Any, what: str, give_up: Event | None = None) -> Retrying:
     """Retry Redis trouble with capped exponential backoff, logging every attempt; forever,
     or until `give_up` is set."""
@@ -87,7 +114,8 @@ class Runner:
         max_jobs: int | None = None, block_timeout: float = 1.0,
         adopt_orphans: bool = True, clock: Callable[[], float] = time.time,
         caller: TaskCaller | None = None,
-        import_from: Sequence[str] = (),
+        import_from: Sequence[str] = (), budget: JobBudget | None = None,
+        wait_scheduled: float | None = None,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -95,7 +123,9 @@ class Runner:
         self.stop = stop
         self.slot = slot or NoSlot()
         self.burst = burst
-        self.max_jobs = max_jobs
+        self.budget = budget or JobBudget(max_jobs)
+        # With burst: also wait for scheduled jobs (delays, retries) due within this many s.
+        self.wait_scheduled = wait_scheduled
         self.block_timeout = block_timeout if len(self.queues) == 1 else min(block_timeout, 0.25)
         self.adopt_orphans = adopt_orphans
         self.clock = clock
@@ -112,14 +142,32 @@ class Runner:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
-        """Run jobs until stopped, burst-drained, or max_jobs; returns how many ran."""
+        """Run jobs until stopped, burst-drained, or the child's job budget is spent; returns
+        how many this runner ran. A burst drains the ready lists; with `wait_scheduled` it
+        also waits (blocking, not polling) for scheduled jobs due within that many seconds."""
+        waiting = False
         while not self.stop.is_set():
-            if self.max_jobs is not None and self.jobs_run >= self.max_jobs:
+            if not self.budget.reserve():
                 break
-            ran = self.run_once(block=not self.burst)
-            if not ran and self.burst:
-                break
+            ran = self.run_once(block=not self.burst or waiting)
+            if ran:
+                continue
+            self.budget.release()
+            if self.burst:
+                waiting = self._scheduled_due_soon()
+                if not waiting:
+                    break
         return self.jobs_run
+
+    def _scheduled_due_soon(self) -> bool:
+        if not self.wait_scheduled:
+            return False
+        horizon = self.clock() + self.wait_scheduled
+        try:
+            return any(due is not None and due <= horizon
+                       for due in (self.store.next_due(q) for q in self.queues))
+        except StoreConnectionError:
+            return True  # the outage is waited out by the next fetch
 
     def run_once(self, block: bool = True) -> bool:
         """Take one job and see it through. False when there was none to take."""
