@@ -69,27 +69,40 @@ class NoSlot:
 class JobBudget:
     """How many jobs one child may still run (`--max-jobs`), shared by its runner threads:
     a child with 4 threads is replaced after N jobs, not 4N. A runner reserves a job before it
-    fetches and gives the reservation back when it found none. None: no limit."""
+    fetches, then commits it (ran one) or releases it (found none). While other runners hold
+    the last reservations, a runner waits for them rather than quitting: one of them may
+    find nothing and give its reservation back. None: no limit."""
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
-        self.used = 0
-        self._lock = threading.Lock()
+        self.done = 0
+        self.pending = 0
+        self._cond = threading.Condition()
 
     def reserve(self) -> bool:
-        with self._lock:
-            if self.limit is not None and self.used >= self.limit:
-                return False
-            self.used += 1
+        """True: go and fetch one job. False: the budget is spent."""
+        with self._cond:
+            while self.limit is not None and self.done + self.pending >= self.limit:
+                if self.done >= self.limit:
+                    return False
+                self._cond.wait(1.0)  # woken by commit/release; the timeout is a safety net
+            self.pending += 1
             return True
 
+    def commit(self) -> None:
+        with self._cond:
+            self.pending -= 1
+            self.done += 1
+            self._cond.notify_all()
+
     def release(self) -> None:
-        with self._lock:
-            self.used -= 1
+        with self._cond:
+            self.pending -= 1
+            self._cond.notify_all()
 
     @property
     def spent(self) -> bool:
-        return self.limit is not None and self.used >= self.limit
+        return self.limit is not None and self.done >= self.limit
 
 
 def _connection_retrying(log: Any, what: str, give_up: Event | None = None) -> Retrying:
@@ -149,8 +162,13 @@ class Runner:
         while not self.stop.is_set():
             if not self.budget.reserve():
                 break
-            ran = self.run_once(block=not self.burst or waiting)
+            try:
+                ran = self.run_once(block=not self.burst or waiting)
+            except BaseException:
+                self.budget.release()
+                raise
             if ran:
+                self.budget.commit()
                 continue
             self.budget.release()
             if self.burst:
