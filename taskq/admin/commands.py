@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import click
 
@@ -67,6 +68,8 @@ def _show_stats(rows: list[inspect.QueueStats], now: float, as_json: bool, watch
         click.clear()
         click.echo(f"taskq stats  {where}  {time.strftime('%H:%M:%S')}  (Ctrl-C to stop)\n")
     click.echo(render.stats_table(rows) if rows else "no queues yet")
+    for note in inspect.unserved_notes(rows):
+        click.echo(f"UNSERVED: {note}")
 
 
 @click.command()
@@ -124,6 +127,17 @@ def queues(queues: tuple[str, ...], as_json: bool, url: str | None, prefix: str 
         click.echo("no queues yet")
 
 
+def _serving_check(store: Any) -> Any:
+    """Queues with ready jobs that no live worker has served for over a minute."""
+    from taskq.doctor import OK, WARN, Check
+
+    notes = inspect.unserved_notes(inspect.queue_stats(store, inspect.queue_names(store)))
+    if not notes:
+        return Check("queues", OK, "every queue with ready jobs has a live worker")
+    return Check("queues", WARN, "; ".join(notes),
+                 "start a worker for each such queue (taskq worker MODULE -q QUEUE)")
+
+
 @click.command()
 @json_option
 @url_option
@@ -134,6 +148,8 @@ def doctor(as_json: bool, url: str | None, prefix: str | None) -> None:
 
     with open_store(url, prefix) as store:
         checks = run_doctor(store.settings, store.client)
+        if not problems([c for c in checks if c.name == "server"]):
+            checks.append(_serving_check(store))
     if as_json:
         echo_json({"url": store.settings.safe_url, "checks": [c.as_dict() for c in checks]})
     else:

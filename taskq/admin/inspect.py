@@ -31,9 +31,27 @@ class QueueStats:
     done_last_minute: int
     failed_last_minute: int
     oldest_ready_age: float | None  # seconds the next job to run has been waiting
+    # Ready jobs, no live worker, and the oldest has waited longer than UNSERVED_AFTER: the
+    # most common reason for "my job never ran".
+    unserved: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+UNSERVED_AFTER = 60.0  # seconds a ready job waits on a queue no live worker serves
+
+
+def unserved_notes(rows: list[QueueStats]) -> list[str]:
+    """One line per unserved queue: what is wrong and the command that fixes it."""
+    return [f"queue {r.queue!r} has {r.ready} ready job{'s' if r.ready != 1 else ''} and no "
+            f"live worker (the oldest waited {_age(r.oldest_ready_age)}): start one with "
+            f"`taskq worker MODULE -q {r.queue}`" for r in rows if r.unserved]
+
+
+def _age(seconds: float | None) -> str:
+    seconds = seconds or 0.0
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 @dataclass(frozen=True)
@@ -105,11 +123,13 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
     out = []
     for q, row, since in zip(queues, rows, waiting, strict=True):
         done_now, done_before, failed_now, failed_before = (int(c or 0) for c in row[5])
+        age = None if since is None else max(0.0, round(now - since, 3))
+        ready, live = int(row[0]), int(row[4])
         out.append(QueueStats(
-            q, int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]),
+            q, ready, int(row[1]), int(row[2]), int(row[3]), live,
             sliding_count(done_now, done_before, now),
-            sliding_count(failed_now, failed_before, now),
-            None if since is None else max(0.0, round(now - since, 3))))
+            sliding_count(failed_now, failed_before, now), age,
+            unserved=ready > 0 and live == 0 and (age or 0.0) > UNSERVED_AFTER))
     return out
 
 
