@@ -256,3 +256,28 @@ def test_requeue_skips_a_payload_that_does_not_decode_and_says_why(settings, sto
     assert "payload (does not decode)" in cli(settings.url, "dead", "show", bad).output
     assert cli(settings.url, "dead", "purge", bad, "--yes").exit_code == 0
     assert dead_ids(store) == []
+
+
+def test_export_then_import_on_the_same_server_explains_and_replace_round_trips(
+        settings, store, mixed, tmp_path) -> None:
+    """Given an export, importing it on the same server says why nothing was imported and
+    offers --replace; --replace then overwrites the dead copies (never a pending job)."""
+    path = tmp_path / "out" / "dead.jsonl"
+    path.parent.mkdir()
+    exported = cli(settings.url, "dead", "export", "--all", "-o", str(path))
+    assert exported.exit_code == 0
+    assert f"exported 5 jobs to {path}" in exported.output  # where the user said
+    again = cli(settings.url, "dead", "import", str(path))
+    assert "imported 0 of 5" in again.output
+    assert "5 jobs are dead here already" in again.output and "--replace" in again.output
+    assert again.output.count("not imported") == 5
+    # When one of them was requeued meanwhile, --replace overwrites only the dead ones
+    cli(settings.url, "dead", "requeue", mixed["email"])
+    store.client.hset(store.keys.job("default", mixed["new_charge"]), "error", "edited here")
+    replaced = cli(settings.url, "dead", "import", "--replace", str(path))
+    assert "imported 4 of 5" in replaced.output, replaced.output
+    assert f"{mixed['email']}: not imported, a job with this id is queued" in replaced.output
+    assert store.job_record("default", mixed["new_charge"])["error"] != "edited here"
+    assert store.history("default", mixed["new_charge"])[-1]["event"] == "imported"
+    assert sorted(dead_ids(store)) == sorted(  # (dead_ids reads the default queue)
+        v for k, v in mixed.items() if k not in ("email", "other_queue"))

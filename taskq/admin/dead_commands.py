@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -198,17 +199,27 @@ def export(ids: tuple[str, ...], filters: Filters, all_: bool, output: IO[str],
         for job in jobs:
             output.write(json.dumps(letters.export_record(job)) + "\n")
     output.flush()
-    click.echo(f"exported {len(jobs)} job{'s' if len(jobs) != 1 else ''}", err=True)
+    where = "" if output.name in ("-", "<stdout>") else f" to {os.path.abspath(output.name)}"
+    click.echo(f"exported {len(jobs)} job{'s' if len(jobs) != 1 else ''}{where}; they stay "
+               "dead here", err=True)
+
+
+SKIPPED_SHOWN = 5  # ids named one by one when an import leaves jobs alone; the rest counted
 
 
 @dead.command("import")
 @click.argument("source", type=click.File("r"), default="-")
+@click.option("--replace", is_flag=True,
+              help="Overwrite jobs that are dead here already with the file's copy (a job "
+                   "that is pending here is never touched).")
 @click.option("--dry-run", is_flag=True, help="Check the file and count; write nothing.")
 @url_option
 @prefix_option
-def import_(source: IO[str], dry_run: bool, url: str | None, prefix: str | None) -> None:
-    """Read JSON lines from `taskq dead export` (file or stdin) back in as dead jobs. A job
-    whose id is pending or dead here already is left alone."""
+def import_(source: IO[str], replace: bool, dry_run: bool, url: str | None,
+            prefix: str | None) -> None:
+    """Read JSON lines from `taskq dead export` (file or stdin) in as dead jobs: to move dead
+    letters to another server, or to restore them after a purge. A job whose id is pending
+    here is left alone, and so is one that is dead here already unless --replace."""
     plans = parse_export(source)
     if dry_run:
         click.echo(f"dry run: {len(plans)} valid records; nothing written")
@@ -216,9 +227,23 @@ def import_(source: IO[str], dry_run: bool, url: str | None, prefix: str | None)
     started = time.monotonic()
     with open_store(url, prefix, start_server=True) as store:
         letters = DeadLetters(store)
-        outcomes = [letters.import_one(plan) for plan in plans]
+        outcomes = [letters.import_one(plan, replace=replace) for plan in plans]
     imported = outcomes.count("imported")
-    for plan, outcome in zip(plans, outcomes, strict=True):
-        if outcome != "imported":
-            click.echo(f"{plan.id}: not imported, a job with this id is {outcome[8:]}", err=True)
     click.echo(f"imported {imported} of {len(plans)} jobs in {time.monotonic() - started:.1f}s")
+    _report_skipped(plans, outcomes)
+
+
+def _report_skipped(plans: list[Any], outcomes: list[str]) -> None:
+    """Say which jobs were left alone and why, and what to do if the user meant otherwise."""
+    skipped = [(plan.id, outcome[8:]) for plan, outcome in zip(plans, outcomes, strict=True)
+               if outcome != "imported"]
+    for job_id, status in skipped[:SKIPPED_SHOWN]:
+        click.echo(f"{job_id}: not imported, a job with this id is {status} here", err=True)
+    if len(skipped) > SKIPPED_SHOWN:
+        click.echo(f"... and {len(skipped) - SKIPPED_SHOWN} more", err=True)
+    already_dead = sum(1 for _, status in skipped if status == "dead")
+    if already_dead:
+        click.echo(f"{already_dead} job{'s are' if already_dead != 1 else ' is'} dead here "
+                   "already: import moves dead letters between servers or restores them "
+                   "after a purge; to overwrite them with the file's copy, add --replace",
+                   err=True)

@@ -245,14 +245,17 @@ class DeadLetters:
         return out
 
     @translate_errors
-    def import_one(self, plan: ImportPlan) -> str:
-        """Write one planned job as dead. Returns "imported" or "exists: <status>"."""
+    def import_one(self, plan: ImportPlan, replace: bool = False) -> str:
+        """Write one planned job as dead. Returns "imported" or "exists: <status>". With
+        `replace`, a job that is dead here already is overwritten by the file's copy (a
+        pending job never is)."""
         k, q = self.keys, plan.queue
         entries = [*plan.history, history_entry("imported", by=operator())]
         result = self.store.scripts.call(
             self.client, "import_dead",
             [k.dead(q), k.job(q, plan.id), k.history(q, plan.id)],
-            [plan.id, plan.died_at_ms, len(entries), *entries, *flat(plan.fields)])
+            [plan.id, plan.died_at_ms, "1" if replace else "0", len(entries), *entries,
+             *flat(plan.fields)])
         if result == 1:
             self.client.sadd(k.queues(), q)  # global key: kept out of the per-queue script
             return "imported"
