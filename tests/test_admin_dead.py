@@ -140,7 +140,8 @@ def test_bulk_commands_refuse_to_guess_what_to_move(settings, store, mixed) -> N
 
 def test_purge_without_yes_changes_nothing_unless_confirmed(settings, store, mixed) -> None:
     result = cli(settings.url, "dead", "purge", "--all", input="n\n")
-    assert result.exit_code == 1  # click's Abort
+    assert result.exit_code == 1  # declined
+    assert "purged 0 jobs; 5 still dead (not confirmed)" in result.output
     assert len(dead_ids(store)) == 4 and dead_ids(store, "billing") == [mixed["other_queue"]]
     result = cli(settings.url, "dead", "purge", "--queue", "billing", input="y\n")
     assert result.exit_code == 0 and "purged 1 job" in result.output
@@ -281,3 +282,30 @@ def test_export_then_import_on_the_same_server_explains_and_replace_round_trips(
     assert store.history("default", mixed["new_charge"])[-1]["event"] == "imported"
     assert sorted(dead_ids(store)) == sorted(  # (dead_ids reads the default queue)
         v for k, v in mixed.items() if k not in ("email", "other_queue"))
+
+
+def test_ctrl_c_during_a_throttled_requeue_reports_moved_and_remaining(settings, store) -> None:
+    """Given 60 dead jobs and `requeue --all --rate 20/s` in a pipe, progress lines go to
+    stderr; Ctrl-C stops between two moves and says how many moved and how many are left."""
+    ids = {make_dead(store) for _ in range(60)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskq", "dead", "requeue", "--all", "--rate", "20/s",
+         "--url", settings.url], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while store.client.zcard(store.keys.dead("default")) > 45:  # wait for progress
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "requeueing: 10/60" in err  # progress, though stderr is a pipe
+    moved, left = len(ready_ids(store)), len(dead_ids(store))
+    assert moved + left == 60 and 0 < left < 60
+    assert f"requeued {moved} job" in out
+    assert f"interrupted: {left} jobs not requeued, still dead" in err
+    assert set(ready_ids(store)) | set(dead_ids(store)) == ids

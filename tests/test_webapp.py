@@ -68,6 +68,19 @@ def test_bad_posts_are_refused_with_a_reason(client, store, body, says) -> None:
     assert store.client.llen(store.keys.ready("default")) == 0
 
 
+@pytest.mark.parametrize(("data", "content_type"), [
+    ("task=add&args=2,3", "application/x-www-form-urlencoded"),  # a form, not JSON
+    ('{"task": "add"', "application/json"),  # broken JSON
+    ('["add", 2, 3]', "application/json"),  # JSON, but not an object
+    ('{"task": "add", "args": [2, 3]}', "text/plain"),  # JSON without its content type
+])
+def test_a_body_that_is_not_a_json_object_says_so(client, store, data, content_type) -> None:
+    response = client.post("/jobs", data=data, content_type=content_type)
+    assert response.status_code == 400
+    assert response.get_json()["error"].startswith("expected a JSON body")
+    assert store.client.llen(store.keys.ready("default")) == 0
+
+
 def test_unknown_job_is_404_and_bad_queue_name_400(client) -> None:
     assert client.get("/jobs/default/nope").status_code == 404
     assert client.get("/jobs/no{pe}/x").status_code == 400

@@ -68,7 +68,10 @@ def index() -> Any:
 
 @views.post("/jobs")
 def enqueue() -> Any:
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="expected a JSON body such as {\"task\": \"add\", \"args\": [2, 3]} "
+                             "with content-type: application/json"), 400
     task = WEB_TASKS.get(str(body.get("task")))
     if task is None:
         return jsonify(error=f"unknown task {body.get('task')!r}; one of {sorted(WEB_TASKS)}"), 400

@@ -6,12 +6,15 @@ one script, so an interrupted command leaves every job either moved or still dea
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import IO, Any
 
@@ -94,21 +97,60 @@ def _selection(store: Any, ids: Sequence[str], filters: Filters, all_: bool) -> 
     return letters.by_ids(ids, filters.queues) if ids else list(letters.select(filters))
 
 
+EXIT_DECLINED = 1  # a confirmation was declined (docs/operating.md)
+EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+
+
 def _run_moves(jobs: list[DeadJob], move: Callable[[DeadJob], str], rate: float | None,
                label: str) -> dict[str, int]:
-    """Apply `move` to each job, throttled, with a progress bar on a terminal."""
+    """Apply `move` to each job, throttled, with a progress bar on a terminal and progress
+    lines on stderr otherwise (a pipe, a log file). Ctrl-C stops between two jobs, never in
+    the middle of a move: counts["interrupted"] is then how many were not moved."""
     throttle = Throttle(rate)
     counts: dict[str, int] = {}
     show_bar = on_terminal() and len(jobs) >= PROGRESS_FROM
-    sink = sys.stderr if show_bar else io.StringIO()  # off a terminal: no bar at all
-    with click.progressbar(jobs, label=label, file=sink, show_pos=True) as bar:
+    sink = sys.stderr if show_bar else io.StringIO()
+    step = max(10, len(jobs) // 10)  # off a terminal: a line every 10 % (at least 10 jobs)
+    handled = 0
+    with _ctrl_c() as stop, click.progressbar(jobs, label=label, file=sink,
+                                              show_pos=True) as bar:
         for job in bar:
-            throttle.wait()
+            throttle.wait(stop)
+            if stop.is_set():
+                counts["interrupted"] = len(jobs) - handled
+                break
             outcome = move(job)
+            handled += 1
             counts[outcome] = counts.get(outcome, 0) + 1
             if outcome.startswith("skipped"):
                 click.echo(f"{job.id}: {outcome}", err=True)
+            if not show_bar and len(jobs) >= PROGRESS_FROM and handled % step == 0:
+                click.echo(f"{label}: {handled}/{len(jobs)}", err=True)
     return counts
+
+
+@contextlib.contextmanager
+def _ctrl_c() -> Iterator[threading.Event]:
+    """SIGINT sets an event instead of raising mid-move (main thread only)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finish(verb: str, counts: dict[str, int]) -> None:
+    """Print the summary; after Ctrl-C also what is left and exit 130."""
+    click.echo(_summary(verb, counts))
+    left = counts.get("interrupted")
+    if left is not None:
+        click.echo(f"interrupted: {left} job{'s' if left != 1 else ''} not {verb}, still "
+                   "dead; run the same command again to finish", err=True)
+        raise SystemExit(EXIT_INTERRUPTED)
 
 
 def _summary(verb: str, counts: dict[str, int]) -> str:
@@ -141,7 +183,7 @@ def requeue(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool,
             return
         letters = DeadLetters(store)
         counts = _run_moves(jobs, letters.requeue, rate, "requeueing")
-    click.echo(_summary("requeued", counts))
+    _finish("requeued", counts)
 
 
 def _dry_run(jobs: list[DeadJob], verb: str) -> None:
@@ -174,12 +216,19 @@ def purge(ids: tuple[str, ...], filters: Filters, all_: bool, dry_run: bool, yes
             click.echo(render.dead_table(jobs[:20]))
             if len(jobs) > 20:
                 click.echo(f"... and {len(jobs) - 20} more")
-            click.confirm(f"Delete these {len(jobs)} dead jobs and their history for good? "
-                          "(export them first to keep a copy)", abort=True, err=True)
+            try:
+                confirmed = click.confirm(f"Delete these {len(jobs)} dead jobs and their "
+                                          "history for good? (export them first to keep a "
+                                          "copy)", err=True)
+            except click.Abort:  # Ctrl-C or end of input at the prompt
+                confirmed = False
+            if not confirmed:
+                click.echo(f"purged 0 jobs; {len(jobs)} still dead (not confirmed)", err=True)
+                raise SystemExit(EXIT_DECLINED)
         letters = DeadLetters(store)
         counts = _run_moves(jobs, lambda j: "purged" if letters.purge(j) else "gone",
                             None, "purging")
-    click.echo(_summary("purged", counts))
+    _finish("purged", counts)
 
 
 @dead.command("export")

@@ -15,6 +15,7 @@ import heapq
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -302,10 +303,14 @@ class Throttle:
         self.interval = 1.0 / rate if rate else 0.0
         self.next_at = time.monotonic()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event | None = None) -> None:
+        """Wait for the next slot; returns early once `stop` is set."""
         if not self.interval:
             return
         delay = self.next_at - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
         self.next_at = max(self.next_at, time.monotonic() - self.interval) + self.interval
