@@ -104,25 +104,31 @@ class Task(Generic[P, R]):
         depends_on: Sequence[Job] | None = None,
         on_parent_failure: str = "dead",
         inputs: str | None = None,
+        on_commit: bool = False,
     ) -> Job:
         """Enqueue with options. `delay` (seconds) or `eta` (epoch seconds) schedules it.
         `depends_on=[job, ...]`: run once all those jobs are done (any queue); if one ends
         dead, this one ends dead ("parent failed"), or runs anyway with
         `on_parent_failure="run"`. `inputs` ("chain" | "group", set by taskq.chain/group):
-        the parents' results come first in the arguments."""
+        the parents' results come first in the arguments. `on_commit`: check now, send when
+        the current database transaction commits (nothing if it rolls back; see
+        taskq.oncommit); the returned Job's id is already fixed."""
         payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
                              retries=retries, timeout=timeout, depends_on=depends_on,
                              inputs=inputs)
         store = store or _default_store()
-        if depends_on:
-            from taskq.workflows import enqueue_after
+        send = lambda: _send(store, payload, depends_on, on_parent_failure)  # noqa: E731
+        if on_commit:
+            from taskq import oncommit
 
-            outcome = enqueue_after(store, payload, depends_on, on_parent_failure)
+            oncommit.defer(send)
         else:
-            (outcome,) = store.enqueue([payload])
-        if outcome != 1:
-            raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
+            send()
         return Job(payload.id, payload.queue, store)
+
+    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """`delay`, sent only when the current database transaction commits."""
+        return self.enqueue(args=args, kwargs=kwargs, on_commit=True)
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """`delay` for async code: enqueues on redis.asyncio without blocking the loop."""
@@ -224,6 +230,18 @@ class Task(Generic[P, R]):
             serializer.check(value, f"args[{i}]")
         for key, value in kwargs.items():
             serializer.check(value, f"kwargs[{key!r}]")
+
+
+def _send(store: RedisStore, payload: Payload, depends_on: Sequence[Job] | None = None,
+          on_parent_failure: str = "dead") -> None:
+    if depends_on:
+        from taskq.workflows import enqueue_after
+
+        outcome = enqueue_after(store, payload, depends_on, on_parent_failure)
+    else:
+        (outcome,) = store.enqueue([payload])
+    if outcome != 1:
+        raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
 
 
 def _default_store() -> RedisStore:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -59,10 +60,18 @@ def settings_from(url: str | None, prefix: str | None) -> Settings:
     if prefix:
         options["prefix"] = prefix
     try:
-        settings = Settings.from_env(**options)
+        base = _given_settings()  # a framework integration's (manage.py taskq ...)
+        settings = Settings.from_env(**options) if base is None else replace(base, **options)
         return settings.with_url(url) if url else settings
     except ConfigurationError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _given_settings() -> Settings | None:
+    """Settings handed to the command line as its context object (`main(obj=settings)`)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, Settings) else None
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

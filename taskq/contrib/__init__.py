@@ -1,0 +1,1 @@
+"""Framework integrations (each imports its framework; nothing here is imported by taskq)."""
