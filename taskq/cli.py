@@ -99,6 +99,9 @@ def main() -> None:
 @click.option("--unknown-task-grace", type=click.FloatRange(min=0), default=None,
               help="Seconds a job whose task no live worker on its queue knows is handed back "
                    "before it is dead-lettered as unknown-task (default 60).")
+@click.option("--result-ttl", type=click.IntRange(min=1), default=None, metavar="SECONDS",
+              help="How long a finished job's result and record are kept (default 86400, "
+                   "or $TASKQ_RESULT_TTL).")
 @click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
 @click.option("--idle-exit", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Exit 0 after no job started or ended for this long (scale to zero).")
@@ -112,7 +115,8 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
            threads: int, async_concurrency: int, burst: bool,
            wait_scheduled: float | None, max_jobs: int | None,
            grace: float, lease: float | None, import_from: tuple[str, ...],
-           unknown_task_grace: float | None, allow_pickle: bool, idle_exit: float | None,
+           unknown_task_grace: float | None, result_ttl: int | None, allow_pickle: bool,
+           idle_exit: float | None,
            log_format: str, log_level: str, url: str | None, prefix: str | None) -> None:
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
@@ -138,6 +142,8 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
         settings = replace(settings, lease_ttl=lease)
     if unknown_task_grace is not None:
         settings = replace(settings, unknown_task_grace=unknown_task_grace)
+    if result_ttl is not None:
+        settings = replace(settings, result_ttl=result_ttl)
     spec = ChildSpec(settings=settings, queues=queues or ("default",),
                      threads=threads, async_concurrency=async_concurrency, burst=burst,
                      max_jobs=max_jobs, allow_pickle=allow_pickle, log_format=log_format,

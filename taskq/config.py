@@ -91,11 +91,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Settings:
-        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX, TASKQ_HOME, TASKQ_EVENTS_MAXLEN,
-        TASKQ_EVENTS_MAX_AGE, TASKQ_DEAD_MAX and TASKQ_DEAD_MAX_AGE (seconds) when set."""
+        """TASKQ_REDIS_URL, then REDIS_URL; TASKQ_PREFIX, TASKQ_HOME, TASKQ_RESULT_TTL,
+        TASKQ_EVENTS_MAXLEN, TASKQ_EVENTS_MAX_AGE, TASKQ_DEAD_MAX and TASKQ_DEAD_MAX_AGE
+        (seconds) when set."""
         env = os.environ if environ is None else environ
         url = next((env[name] for name in ENV_URL_NAMES if env.get(name)), None)
-        for option, name, kind in (("events_maxlen", "TASKQ_EVENTS_MAXLEN", int),
+        for option, name, kind in (("result_ttl", "TASKQ_RESULT_TTL", int),
+                                   ("events_maxlen", "TASKQ_EVENTS_MAXLEN", int),
                                    ("events_max_age", "TASKQ_EVENTS_MAX_AGE", float),
                                    ("dead_max", "TASKQ_DEAD_MAX", int),
                                    ("dead_max_age", "TASKQ_DEAD_MAX_AGE", float)):

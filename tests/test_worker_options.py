@@ -52,3 +52,19 @@ def test_wait_scheduled_without_burst_is_a_usage_error(store: RedisStore) -> Non
     done = run_cli("worker", "tests.sample_tasks", "--wait-scheduled", "5",
                    url=store.settings.url or "")
     assert done.returncode == 2 and "goes with --burst" in done.stderr
+
+
+def test_result_ttl_is_the_workers_to_set(store: RedisStore) -> None:
+    job = t.add.delay(1, 1)
+    done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--burst", "--result-ttl", "120",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert job.result(timeout=1) == 2
+    assert 0 < store.client.ttl(store.keys.job("default", job.id)) <= 120
+
+
+def test_result_ttl_from_the_environment() -> None:
+    from taskq.config import Settings
+
+    assert Settings.from_env({"TASKQ_RESULT_TTL": "3600"}).result_ttl == 3600
+    assert Settings.from_env({}).result_ttl == 24 * 3600
