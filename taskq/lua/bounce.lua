@@ -4,6 +4,8 @@
 -- it again at once; no starving: it waits outside the ready list). Counted in the job hash
 -- (`bounces`), and once no live worker has known the task for the grace period, or it bounced
 -- too often, the caller is told to dead-letter it (nothing moves here then).
+-- Bytes that are not their job record's own (pushed by hand, reusing a live job's id) are
+-- never handed back: the caller dead-letters them at once (dead.lua, under a derived id).
 -- Refused (returns {0}, writes nothing) when the worker no longer holds this very delivery.
 -- KEYS[1] active list {q}:active:<worker>   KEYS[2] job hash {q}:job:<id>
 -- KEYS[3] running hash {q}:running          KEYS[4] scheduled zset {q}:scheduled
@@ -14,8 +16,12 @@
 -- ARGV[10] jitter factor for this delay (e.g. 0.5 to 1.5, chosen by the caller: scripts'
 -- random numbers repeat). Jitter matters: without it the bouncing worker, whose blocking
 -- fetch restarts in step with the delay, would be first in line to take the job again.
+-- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns {1, delay ms, bounces} when bounced, {2, why, bounces} when the caller must
--- dead-letter it (why: 'unknown' or 'bounces'), {0} when fenced.
+-- dead-letter it (why: 'unknown', 'bounces' or 'foreign'), {0} when fenced.
+if redis.call('HGET', KEYS[2], 'payload') ~= ARGV[1] then
+  return {2, 'foreign', 0}
+end
 local lease_now = tonumber(ARGV[4])
 local known = redis.call('HGET', KEYS[5], ARGV[3])
 local live = known and tonumber(known) >= lease_now
@@ -45,4 +51,6 @@ if live then
 elseif not since then
   redis.call('HSET', KEYS[2], 'unknown_since', ARGV[4])
 end
+emit('scheduled', ARGV[2], 'task', ARGV[3], 'due', due, 'detail',
+  'handed back: this worker lacks the task (bounce ' .. bounces .. ')')
 return {1, delay, bounces}

@@ -374,7 +374,9 @@ class Runner:
             return True
         if bounce.verdict == "fenced":
             return False
-        if bounce.why == "unknown":
+        if bounce.why == "foreign":  # not its record's own bytes: dead at once, as before
+            error = outcome.error
+        elif bounce.why == "unknown":
             error = (f"no live worker on queue {delivery.queue!r} knows task {task!r} (none "
                      f"for {self.bounce_policy.grace:g} s); start a worker that imports its "
                      f"module: taskq worker {task.rpartition('.')[0] or 'MODULE'}")
