@@ -159,3 +159,19 @@ def test_adelay_lands_in_the_backend_too(taskq_backend: InMemoryBackend) -> None
     job_id = asyncio.run(view())
     (run,) = taskq.testing.drain()
     assert (run.job_id, run.result) == (job_id, "HI")
+
+
+def test_drain_and_eager_work_from_inside_an_event_loop(taskq_backend: InMemoryBackend) -> None:
+    async def async_test() -> None:  # what an async test (pytest-asyncio, anyio) looks like
+        tt.shout.delay("a")
+        (run,) = taskq_backend.drain()
+        assert run.result == "A"
+        with taskq.testing.eager():
+            assert tt.shout.delay("b").result() == "B"
+
+    asyncio.run(async_test())
+
+
+def test_enqueue_many_in_eager_mode_runs_each_job(taskq_eager: InMemoryBackend) -> None:
+    jobs = tt.welcome.enqueue_many([("a",), ("b",)])
+    assert [j.result() for j in jobs] == ["welcome a", "welcome b"]

@@ -24,7 +24,7 @@ from taskq.store import RedisStore
 from taskq.store.aio import AsyncStore
 from taskq.task import Task
 from taskq.testing.clock import FakeClock
-from taskq.testing.runs import JobRun, RecordingRunner, job_run
+from taskq.testing.runs import JobRun, RecordingRunner, job_run, off_loop
 
 # Never used to connect: a path that cannot exist, so that a stray connect() fails at once
 # instead of starting the embedded server or reaching the network.
@@ -87,7 +87,7 @@ class InMemoryStore(RedisStore):
         outcomes = super().enqueue(now)
         for payload, outcome in zip(now, outcomes, strict=True):
             if outcome == 1:
-                run_eagerly(self.backend, payload)
+                off_loop(run_eagerly, self.backend, payload)
         return outcomes
 
 
@@ -193,11 +193,14 @@ class InMemoryBackend:
         """Run every job that is ready now (and scheduled ones already due on the fake
         clock) in this process, with the real Runner; jobs they enqueue run too. Retries it
         schedules wait for the clock: see `advance` and `run_until_empty`."""
-        return self._drain(queue, self.max_runs)
+        return off_loop(self._drain, queue, self.max_runs)
 
     def run_until_empty(self, queue: str | None = None) -> list[JobRun]:
         """Like drain, then advance the fake clock to the next scheduled job (a delay, a
         retry's backoff) and drain again, until nothing is queued or scheduled."""
+        return off_loop(self._run_until_empty, queue)
+
+    def _run_until_empty(self, queue: str | None) -> list[JobRun]:
         runs: list[JobRun] = []
         while True:
             runs += self._drain(queue, self.max_runs - len(runs))

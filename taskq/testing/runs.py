@@ -3,14 +3,19 @@ run_until_empty() and eager mode return, and the runner subclass that collects t
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from taskq.records import Delivery
 from taskq.store import RedisStore
 from taskq.worker import decision as d
 from taskq.worker.runner import Runner
+
+T = TypeVar("T")
 
 DONE = "done"
 RETRY = "retry"
@@ -69,3 +74,15 @@ class RecordingRunner(Runner):
         outcome = super().execute(delivery)
         self.executed.append((delivery, outcome))
         return outcome
+
+
+def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Call fn here or, when this thread runs an event loop (an async test), in a thread of
+    its own and wait for it: the runner gives a coroutine task its own asyncio.run, which
+    cannot start inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args)
+    with ThreadPoolExecutor(1, thread_name_prefix="taskq-testing") as pool:
+        return pool.submit(fn, *args).result()
