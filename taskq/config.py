@@ -82,8 +82,9 @@ class Settings:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password replaced by ***, fit for logs and screens."""
-        return redact_url(self.url) if self.url else "embedded"
+        """The URL with any password replaced by ***, fit for logs and screens; without a URL,
+        which embedded server (its folder: one per project)."""
+        return redact_url(self.url) if self.url else f"embedded server in {self.home}"
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Settings:

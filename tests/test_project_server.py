@@ -65,6 +65,9 @@ def test_a_command_from_a_sub_folder_uses_the_projects_server(project: Path) -> 
     assert done.returncode == 0, done.stderr
     assert '"queue": "orders"' in done.stdout
     assert not (project / "src" / "shop" / "views" / ".taskq").exists()
+    # and a command names the server it uses
+    doctor = taskq_in(project / "src", "doctor")
+    assert f"taskq doctor: embedded server in {project / '.taskq'}" in doctor.stdout
 
 
 def test_read_only_commands_never_start_a_server(project: Path) -> None:
