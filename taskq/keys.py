@@ -80,9 +80,9 @@ class Keys:
         return self._q(queue, "notify", job_id)
 
     def known_tasks(self, queue: str) -> str:
-        """Hash task name -> latest lease expiry (ms) of a live worker on this queue that can
-        run it. Bounded: expired fields are dropped on each publish, and the key expires with
-        the last lease that backs it."""
+        """Hash task name -> latest lease expiry (ms) of a worker on this queue that can run
+        it. Bounded: expired fields are dropped on each publish, and the key expires an hour
+        after the last lease that backs it."""
         return self._q(queue, "tasks")
 
     def counter(self, queue: str, outcome: str, minute: int) -> str:

@@ -24,8 +24,9 @@ def test_stats_flags_a_queue_with_old_ready_jobs_and_no_live_worker(store: Redis
     store.register("host:1:w", ["served"], {"host": "host", "pid": 1})
     table = cli(url, "stats")
     assert table.exit_code == 0, table.output
-    assert ("UNSERVED: queue 'reports' has 1 ready job and no live worker (the oldest waited "
-            "2 min): start one with `taskq worker MODULE -q reports`") in table.stdout
+    assert ("UNSERVED: queue 'reports' has 1 ready job and no live worker for over a minute "
+            "(the oldest waited 2 min): start one with `taskq worker MODULE -q reports`"
+            ) in table.stdout
     assert "'fresh'" not in table.stdout and "'served'" not in table.stdout
     rows = {r["queue"]: r for r in json.loads(cli(url, "stats", "--json").stdout)["queues"]}
     assert (rows["reports"]["unserved"], rows["fresh"]["unserved"],
@@ -41,3 +42,18 @@ def test_doctor_warns_about_unserved_queues_without_failing(store: RedisStore) -
     checks = {c["name"]: c for c in json.loads(out.stdout)["checks"]}
     assert checks["queues"]["level"] == "warn"
     assert "queue 'reports' has 1 ready job and no live worker" in checks["queues"]["detail"]
+
+
+def test_a_queue_is_unserved_by_how_long_its_last_worker_has_been_gone(
+        store: RedisStore) -> None:
+    url = store.settings.url or ""
+    now_ms = store.lease_clock_ms()
+    # Given a queue whose last worker left 10 s ago (its published lease ended then), with a
+    # job that has waited two minutes: not yet a minute without a worker
+    stale_job(store, "recent")
+    store.client.hset(store.keys.known_tasks("recent"), "workers.maths.add", now_ms - 10_000)
+    # and a queue whose last worker left two minutes ago, with a job enqueued 5 s ago
+    stale_job(store, "gone", waited=5.0)
+    store.client.hset(store.keys.known_tasks("gone"), "workers.maths.add", now_ms - 120_000)
+    rows = {r["queue"]: r for r in json.loads(cli(url, "stats", "--json").stdout)["queues"]}
+    assert (rows["recent"]["unserved"], rows["gone"]["unserved"]) == (False, True)

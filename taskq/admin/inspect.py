@@ -31,8 +31,9 @@ class QueueStats:
     done_last_minute: int
     failed_last_minute: int
     oldest_ready_age: float | None  # seconds the next job to run has been waiting
-    # Ready jobs, no live worker, and the oldest has waited longer than UNSERVED_AFTER: the
-    # most common reason for "my job never ran".
+    # Ready jobs and no live worker for longer than UNSERVED_AFTER (since the last worker's
+    # lease ended, or as long as the oldest ready job waited): the most common reason for
+    # "my job never ran".
     unserved: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,8 +46,8 @@ UNSERVED_AFTER = 60.0  # seconds a ready job waits on a queue no live worker ser
 def unserved_notes(rows: list[QueueStats]) -> list[str]:
     """One line per unserved queue: what is wrong and the command that fixes it."""
     return [f"queue {r.queue!r} has {r.ready} ready job{'s' if r.ready != 1 else ''} and no "
-            f"live worker (the oldest waited {_age(r.oldest_ready_age)}): start one with "
-            f"`taskq worker MODULE -q {r.queue}`" for r in rows if r.unserved]
+            f"live worker for over a minute (the oldest waited {_age(r.oldest_ready_age)}): "
+            f"start one with `taskq worker MODULE -q {r.queue}`" for r in rows if r.unserved]
 
 
 def _age(seconds: float | None) -> str:
@@ -117,8 +118,9 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
         pipe.mget([k.counter(q, outcome, m) for outcome in ("done", "failed")
                    for m in (minute, minute - 1)])
         pipe.lindex(k.ready(q), -1)
+        pipe.hvals(k.known_tasks(q))  # lease expiries: when the last worker left
     replies = pipe.execute()
-    rows = [replies[i:i + 7] for i in range(0, len(replies), 7)]
+    rows = [replies[i:i + 8] for i in range(0, len(replies), 8)]
     waiting = _ready_since(store, queues, [row[6] for row in rows])
     out = []
     for q, row, since in zip(queues, rows, waiting, strict=True):
@@ -129,8 +131,18 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
             q, ready, int(row[1]), int(row[2]), int(row[3]), live,
             sliding_count(done_now, done_before, now),
             sliding_count(failed_now, failed_before, now), age,
-            unserved=ready > 0 and live == 0 and (age or 0.0) > UNSERVED_AFTER))
+            unserved=ready > 0 and live == 0 and _unserved_for(row[7], lease_now_ms, age)
+            > UNSERVED_AFTER))
     return out
+
+
+def _unserved_for(expiries: list[bytes], lease_now_ms: int, age: float | None) -> float:
+    """Seconds the queue has had no live worker: since the last lease a worker published
+    ended (taskq:{q}:tasks keeps it an hour), else as long as its oldest ready job waited."""
+    ended = max((int(e) for e in expiries), default=None)
+    if ended is None:
+        return age or 0.0
+    return max(0.0, (lease_now_ms - ended) / 1000)
 
 
 def _ready_since(store: RedisStore, queues: list[str], oldest: list[bytes | None]

@@ -12,6 +12,7 @@ from taskq.records import Delivery
 from taskq.store.base import StoreBase, now_ms, translate_errors
 
 MAX_PUBLISHED_TASKS = 10_000  # task names one worker publishes per queue (a documented bound)
+KNOWN_TASKS_LINGER_MS = 3_600_000  # the hash outlives the last lease by this (admin views)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Routing(StoreBase):
         pipe = self.client.pipeline(transaction=False)
         for queue in queues:
             self.scripts.queue(pipe, "publish_tasks", [self.keys.known_tasks(queue)],
-                               [expiry, now, *names])
+                               [expiry, now, KNOWN_TASKS_LINGER_MS, *names])
         self.scripts.run_pipeline(self.client, pipe)
 
     @translate_errors
