@@ -21,10 +21,11 @@ from taskq.errors import LeaseLostError, StoreError
 from taskq.log import configure_logging, get_logger
 from taskq.store import RedisStore
 from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
+from taskq.worker.budget import JobBudget
 from taskq.worker.heartbeat import Heartbeat, OrphanWatch
 from taskq.worker.recovery import SHUTDOWN, recover_worker
 from taskq.worker.routing import known_task_names
-from taskq.worker.runner import JobBudget, Runner, Slot
+from taskq.worker.runner import Runner, Slot
 
 EXIT_OK = 0
 EXIT_LEASE_LOST = 3

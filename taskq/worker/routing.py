@@ -10,6 +10,7 @@ from typing import Any
 
 from taskq.errors import UnknownTaskError
 from taskq.log import get_logger
+from taskq.store.routing import Bounce, BouncePolicy
 from taskq.task import Task, get_task, registered_tasks
 
 
@@ -55,3 +56,13 @@ def resolve_task(name: str, import_from: Sequence[str] = ()) -> Task[Any, Any]:
 def known_task_names() -> list[str]:
     """What this worker publishes: every task registered in it now."""
     return sorted(registered_tasks())
+
+
+def unknown_task_error(bounce: Bounce, queue: str, task: str, policy: BouncePolicy) -> str:
+    """The dead letter's message for a job no worker took: what happened, what to run."""
+    if bounce.why == "unknown":
+        return (f"no live worker on queue {queue!r} knows task {task!r} (none for "
+                f"{policy.grace:g} s); start a worker that imports its module: "
+                f"taskq worker {task.rpartition('.')[0] or 'MODULE'}")
+    return (f"handed back {bounce.bounces} times and never taken by a worker that knows "
+            f"task {task!r}")

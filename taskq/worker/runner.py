@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import traceback
 from collections import deque
@@ -32,9 +31,10 @@ from taskq.store import Delivery, RedisStore
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
+from taskq.worker.budget import JobBudget
 from taskq.worker.limits import LimitGate
 from taskq.worker.recovery import backoff_for
-from taskq.worker.routing import resolve_task
+from taskq.worker.routing import resolve_task, unknown_task_error
 from taskq.workflows import inputs_for, settle
 
 HAS_DEPENDENTS = 2  # ack / dead letter reply: done, and jobs wait for this one
@@ -64,45 +64,6 @@ class NoSlot:
 
     def due_at(self, when: float) -> None:
         pass
-
-
-class JobBudget:
-    """How many jobs one child may still run (`--max-jobs`), shared by its runner threads:
-    a child with 4 threads is replaced after N jobs, not 4N. A runner reserves a job before it
-    fetches, then commits it (ran one) or releases it (found none). While other runners hold
-    the last reservations, a runner waits for them rather than quitting: one of them may
-    find nothing and give its reservation back. None: no limit."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.done = 0
-        self.pending = 0
-        self._cond = threading.Condition()
-
-    def reserve(self) -> bool:
-        """True: go and fetch one job. False: the budget is spent."""
-        with self._cond:
-            while self.limit is not None and self.done + self.pending >= self.limit:
-                if self.done >= self.limit:
-                    return False
-                self._cond.wait(1.0)  # woken by commit/release; the timeout is a safety net
-            self.pending += 1
-            return True
-
-    def commit(self) -> None:
-        with self._cond:
-            self.pending -= 1
-            self.done += 1
-            self._cond.notify_all()
-
-    def release(self) -> None:
-        with self._cond:
-            self.pending -= 1
-            self._cond.notify_all()
-
-    @property
-    def spent(self) -> bool:
-        return self.limit is not None and self.done >= self.limit
 
 
 def _connection_retrying(log: Any, what: str, give_up: Event | None = None) -> Retrying:
@@ -374,15 +335,8 @@ class Runner:
             return True
         if bounce.verdict == "fenced":
             return False
-        if bounce.why == "foreign":  # not its record's own bytes: dead at once, as before
-            error = outcome.error
-        elif bounce.why == "unknown":
-            error = (f"no live worker on queue {delivery.queue!r} knows task {task!r} (none "
-                     f"for {self.bounce_policy.grace:g} s); start a worker that imports its "
-                     f"module: taskq worker {task.rpartition('.')[0] or 'MODULE'}")
-        else:
-            error = (f"handed back {bounce.bounces} times and never taken by a worker that "
-                     f"knows task {task!r}")
+        error = (outcome.error if bounce.why == "foreign"  # not its record's own bytes
+                 else unknown_task_error(bounce, delivery.queue, task, self.bounce_policy))
         applied = self.store.dead_letter(delivery, "dead-lettered", {
             "error_type": "UnknownTaskError", "error": error, "traceback": "",
             "worker": self.worker_id, "attempts": delivery.payload.attempt
