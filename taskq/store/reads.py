@@ -21,9 +21,15 @@ class Reads(StoreBase):
         return record_view(record, running)
 
     @translate_errors
-    def next_due(self, queue: str) -> float | None:
-        """When the earliest scheduled job of `queue` is due (epoch s), or None."""
-        first = self.client.zrange(self.keys.scheduled(queue), 0, 0, withscores=True)
+    def next_work_at(self, queue: str) -> float | None:
+        """When `queue` next has a job to run (epoch s): 0 when one is ready now, else when
+        its earliest scheduled job is due; None when it has neither."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.llen(self.keys.ready(queue))
+        pipe.zrange(self.keys.scheduled(queue), 0, 0, withscores=True)
+        ready, first = pipe.execute()
+        if ready:
+            return 0.0
         return first[0][1] / 1000 if first else None
 
     @translate_errors

@@ -143,8 +143,10 @@ class Runner:
             return False
         horizon = self.clock() + self.wait_scheduled
         try:
+            # A job just promoted to ready counts too: the supervisor may have moved it
+            # between our empty fetch and this look.
             return any(due is not None and due <= horizon
-                       for due in (self.store.next_due(q) for q in self.queues))
+                       for due in (self.store.next_work_at(q) for q in self.queues))
         except StoreConnectionError:
             return True  # the outage is waited out by the next fetch
 
