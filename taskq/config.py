@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from taskq.errors import ConfigurationError
+from taskq.urls import SCHEMES, SINGLE, check_single, parse_multi, redact
 
-URL_SCHEMES = ("redis", "rediss", "unix")
+URL_SCHEMES = tuple(SCHEMES)
 ENV_URL_NAMES = ("TASKQ_REDIS_URL", "REDIS_URL")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -144,27 +144,16 @@ def url_problem(url: str) -> str | None:
 
 
 def _validate_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in URL_SCHEMES:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
         raise ConfigurationError(
-            f"Redis URL {redact_url(url)!r} must start with redis://, rediss:// (TLS) or "
-            f"unix://{_url_hint(url)}"
+            f"Redis URL {redact_url(url)!r} must start with redis://, rediss:// (TLS), "
+            f"unix://, redis+cluster:// or redis+sentinel://{_url_hint(url)}"
         )
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ConfigurationError("a unix:// URL needs a socket path, e.g. unix:///run/redis.sock")
-        return
-    if not parts.hostname:
-        raise ConfigurationError(f"Redis URL {redact_url(url)!r} has no host")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigurationError(f"Redis URL {redact_url(url)!r}: {exc}") from None
-    db = parts.path.lstrip("/")
-    if db and not db.isdigit():
-        raise ConfigurationError(
-            f"Redis URL {redact_url(url)!r}: the path must be a database number, got {db!r}"
-        )
+    if SCHEMES[scheme] == SINGLE:
+        check_single(url)
+    else:
+        parse_multi(url)
 
 
 def _url_hint(url: str) -> str:
@@ -177,13 +166,5 @@ def _url_hint(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a Redis URL; keep user, host, port and db."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = unquote(parts.username or "")
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}" if user else f":***@{host}"
-    return parts._replace(netloc=netloc).geturl()
+    """Hide the password of a Redis URL; keep user, hosts, port and db."""
+    return redact(url)

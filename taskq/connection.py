@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qsl
+
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from taskq.config import Settings
 from taskq.errors import ServerNotRunningError
 from taskq.server import EmbeddedServer
+from taskq.urls import CLUSTER, SENTINEL, Target, kind_of, parse_multi
 
 
 def resolve_url(settings: Settings, start: bool = True) -> str:
@@ -30,21 +36,60 @@ def resolve_url(settings: Settings, start: bool = True) -> str:
     return url
 
 
-def connect(settings: Settings, start: bool = True) -> Redis:
+def connect(settings: Settings, start: bool = True) -> Any:
     """A client with its own connection pool; nothing is sent until first use.
 
-    redis-py's own retries are off: it would silently repeat scripts that move jobs, hiding
-    a lost reply. taskq retries where a repeat is safe, and adopts what a lost reply moved.
+    The URL's form picks the client: one server (`redis.Redis`), a Cluster
+    (`redis.cluster.RedisCluster`, which routes each command to the node holding its key's
+    slot) or the master a Sentinel group names (`Sentinel.master_for`, which finds the new
+    master after a failover). redis-py's own retries are off: it would silently repeat
+    scripts that move jobs, hiding a lost reply. taskq retries where a repeat is safe, and
+    adopts what a lost reply moved. (MOVED and ASK redirects are still followed: a
+    redirected command did not run.)
     """
-    return Redis.from_url(
-        resolve_url(settings, start),
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=5,
-        socket_keepalive=True,
-        health_check_interval=30,
-        client_name="taskq",
-        retry=Retry(NoBackoff(), 0),
-    )
+    url = resolve_url(settings, start)
+    options: dict[str, Any] = {
+        "socket_timeout": settings.socket_timeout, "socket_connect_timeout": 5,
+        "socket_keepalive": True, "health_check_interval": 30, "client_name": "taskq",
+        "retry": Retry(NoBackoff(), 0),
+    }
+    kind = kind_of(url)
+    if kind == CLUSTER:
+        return _cluster(parse_multi(url), options)
+    if kind == SENTINEL:
+        return _sentinel(parse_multi(url), options)
+    return Redis.from_url(url, **options)
+
+
+def _cluster(target: Target, options: dict[str, Any]) -> RedisCluster:
+    host, port = target.hosts[0]
+    options.pop("health_check_interval")  # the cluster client checks nodes its own way
+    return RedisCluster.from_url(
+        target.node_url(host, port),
+        startup_nodes=[ClusterNode(h, p) for h, p in target.hosts[1:]],
+        **options)
+
+
+def _sentinel(target: Target, options: dict[str, Any]) -> Redis:
+    """The master of `target.service`. The sentinels are asked for its address at each new
+    connection, so a worker whose master failed over reconnects to the promoted replica."""
+    query = dict(parse_qsl(target.query))
+    master = {**options, "db": target.db, "username": target.username,
+              "password": target.password, **_tls(target, query)}
+    sentinel_options = {"socket_timeout": 5, "socket_connect_timeout": 5,
+                        "password": query.get("sentinel_password"), **_tls(target, query)}
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **master)
+    return sentinel.master_for(target.service, **master)
+
+
+def _tls(target: Target, query: dict[str, str]) -> dict[str, Any]:
+    if not target.tls:
+        return {}
+    tls: dict[str, Any] = {"ssl": True}
+    for name in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs"):
+        if query.get(name):
+            tls[name] = query[name]
+    return tls
 
 
 def connect_async(url: str, settings: Settings) -> AsyncRedis:

@@ -19,6 +19,7 @@ import redis
 from taskq.config import Settings
 from taskq.log import get_logger
 from taskq.scripting import Scripts
+from taskq.topology import Node, is_cluster, nodes
 
 OK, WARN, PROBLEM = "ok", "warn", "problem"
 MIN_BLMOVE = (6, 2)
@@ -139,10 +140,9 @@ def check_role(facts: Facts) -> Check:
 def check_cluster(facts: Facts) -> Check:
     if str(facts.info.get("cluster_enabled", "0")) != "1":
         return Check("cluster", OK, "standalone")
-    return Check("cluster", WARN, "cluster mode is on: each queue's keys share one hash tag, "
-                 "so every script stays in one slot, but this client talks to one node and "
-                 "follows no MOVED redirects",
-                 "point taskq at a standalone server or a proxy that routes by slot")
+    return Check("cluster", PROBLEM, "this server is a Cluster node, but the URL names one "
+                 "server: commands for keys on other nodes fail with MOVED",
+                 "use a redis+cluster://host:port[,host:port] URL")
 
 
 def check_latency(client: redis.Redis, pings: int = 5) -> Check:
@@ -174,10 +174,52 @@ def check_scripts(client: redis.Redis) -> Check:
                  f"loaded{note}")
 
 
-def run_doctor(settings: Settings, client: redis.Redis) -> list[Check]:
+def examine(client: Any) -> list[Check]:
+    """The checks that follow from INFO and CONFIG: of the server, or of every node of a
+    Cluster (one verdict per check, the worst node's, naming the nodes that are not ok)."""
+    if not is_cluster(client):
+        return evaluate(gather(client))
+    found = [(node, gather(node.client)) for node in nodes(client)]
+    per_check: dict[str, list[tuple[str, Check]]] = {}
+    for node, facts in found:
+        checks = [check_version(facts), check_eviction(facts), check_persistence(facts)]
+        if node.role == "primary":
+            checks.append(check_role(facts))
+        for check in checks:
+            per_check.setdefault(check.name, []).append((node.name, check))
+    merged = [_merge(name, rows) for name, rows in per_check.items()]
+    return [*merged, check_replicas(found)]
+
+
+_RANK = {OK: 0, WARN: 1, PROBLEM: 2}
+
+
+def _merge(name: str, rows: list[tuple[str, Check]]) -> Check:
+    worst = max(rows, key=lambda row: _RANK[row[1].level])[1]
+    if worst.level == OK:
+        return Check(name, OK, f"every node ({len(rows)}): {rows[0][1].detail}")
+    bad = [node for node, check in rows if check.level == worst.level]
+    return Check(name, worst.level, f"{', '.join(bad)}: {worst.detail}", worst.fix)
+
+
+def check_replicas(found: list[tuple[Node, Facts]]) -> Check:
+    """A Cluster's primaries each want a replica: without one, a primary's failure stops
+    its queues until it is back (and loses what it had not written to disk)."""
+    primaries = [(node, facts) for node, facts in found if node.role == "primary"]
+    alone = [node.name for node, facts in primaries
+             if int(facts.info.get("connected_slaves", 0) or 0) < 1]
+    summary = f"Cluster of {len(primaries)} primaries and {len(found) - len(primaries)} replicas"
+    if not alone:
+        return Check("cluster", OK, f"{summary}; every primary has a replica to fail over to")
+    return Check("cluster", WARN, f"{summary}; without a replica: {', '.join(alone)}. If one "
+                 "of these fails, the queues whose hash tags it holds stop until it is back",
+                 "add a replica to each primary (CLUSTER REPLICATE on a new node)")
+
+
+def run_doctor(settings: Settings, client: Any) -> list[Check]:
     """Every check, for `taskq doctor`. An unreachable server is itself the finding."""
     try:
-        facts = gather(client)
+        checks = examine(client)
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         return [Check("server", PROBLEM, f"cannot reach {settings.safe_url}: {exc}",
                       "start the server, or fix --url / TASKQ_REDIS_URL")]
@@ -187,7 +229,7 @@ def run_doctor(settings: Settings, client: redis.Redis) -> list[Check]:
     except redis.ResponseError as exc:
         return [Check("server", PROBLEM, f"{settings.safe_url} refused INFO: {exc}",
                       "taskq's user needs INFO (ACL +info)")]
-    return [*evaluate(facts), check_latency(client), check_scripts(client)]
+    return [*checks, check_latency(client), check_scripts(client)]
 
 
 def problems(checks: list[Check]) -> list[Check]:
@@ -203,7 +245,7 @@ def warn_at_start(settings: Settings) -> None:
     try:
         client = connect(settings)
         try:
-            checks = evaluate(gather(client))
+            checks = examine(client)
         finally:
             client.close()
     except (redis.ConnectionError, redis.TimeoutError) as exc:

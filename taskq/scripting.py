@@ -8,13 +8,14 @@ that was not found did not run.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from importlib import resources
 from typing import Any
 
-from redis import Redis
 from redis.exceptions import NoScriptError
 
 from taskq.keys import Keys
+from taskq.topology import is_cluster
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
@@ -66,6 +67,8 @@ class Scripts:
         self.with_events = {name for name, source in self.source.items() if emits(source)}
         self.keys = keys or Keys()
         self.bounds = [int(events_maxlen), int(events_max_age * 1000)]
+        self._queued: weakref.WeakKeyDictionary[Any, dict[int, list[Any]]] = \
+            weakref.WeakKeyDictionary()
 
     def parts(self, name: str, keys: list[str], args: list[Any]
               ) -> tuple[list[str], list[Any]]:
@@ -79,7 +82,7 @@ class Scripts:
         keys, args = self.parts(name, keys, args)
         return ["EVALSHA", self.sha[name], len(keys), *keys, *args]
 
-    def call(self, client: Redis, name: str, keys: list[str], args: list[Any]) -> Any:
+    def call(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
         keys, args = self.parts(name, keys, args)
         try:
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
@@ -102,32 +105,44 @@ class Scripts:
             return await client.evalsha(self.sha[name], len(keys), *keys, *args)
 
     def queue(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
-        """Add a call to a pipeline; run it with `run_pipeline` to survive NOSCRIPT."""
-        keys, args = self.parts(name, keys, args)
-        pipe.evalsha(self.sha[name], len(keys), *keys, *args)
+        """Add a call to a pipeline; run it with `run_pipeline` to survive NOSCRIPT. The call
+        is remembered here by its position, since a Cluster's pipeline keeps its commands
+        differently from a plain one."""
+        command = self.command(name, keys, args)
+        self._queued.setdefault(pipe, {})[len(pipe)] = command
+        if is_cluster(pipe) and keys:
+            # Named here, the node costs no COMMAND GETKEYS round trip in the pipeline.
+            pipe.execute_command(*command, target_nodes=pipe.get_node_from_key(keys[0]))
+        else:
+            pipe.execute_command(*command)
 
-    def load(self, client: Redis, name: str) -> None:
+    def load(self, client: Any, name: str) -> None:
+        """SCRIPT LOAD; a Cluster's client sends it to every primary, so the script is there
+        whichever node the call lands on (and after a failover, NOSCRIPT loads it again)."""
         client.script_load(self.source[name])
 
-    def load_all(self, client: Redis) -> None:
+    def load_all(self, client: Any) -> None:
+        if is_cluster(client):  # a Cluster's pipeline refuses SCRIPT LOAD
+            for name in self.source:
+                self.load(client, name)
+            return
         pipe = client.pipeline(transaction=False)
         for source in self.source.values():
             pipe.script_load(source)
         pipe.execute()
 
-    def run_pipeline(self, client: Redis, pipe: Any, raise_on_error: bool = True) -> list[Any]:
+    def run_pipeline(self, client: Any, pipe: Any, raise_on_error: bool = True) -> list[Any]:
         """Execute a non-transactional pipeline; on NOSCRIPT load every script and rerun
-        only the commands that failed with it (they did not run). With `raise_on_error`
+        only the script calls that failed with it (they did not run). With `raise_on_error`
         False, errors are returned in place, so the replies of the others are not lost."""
-        commands = list(pipe.command_stack)
+        calls = self._queued.pop(pipe, {})
         results = pipe.execute(raise_on_error=False)
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             self.load_all(client)
             retry = client.pipeline(transaction=False)
             for i in missing:
-                args, options = commands[i]
-                retry.execute_command(*args, **options)
+                retry.execute_command(*calls[i])
             for i, result in zip(missing, retry.execute(raise_on_error=False), strict=True):
                 results[i] = result
         for result in results:

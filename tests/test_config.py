@@ -77,3 +77,43 @@ def test_importing_taskq_reads_no_environment_and_opens_no_connection() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("url, kind, hosts, service, db", [
+    ("redis+cluster://10.0.0.1:7000", "cluster", [("10.0.0.1", 7000)], "", 0),
+    ("rediss+cluster://u:p@a:7000,b:7001/0", "cluster", [("a", 7000), ("b", 7001)], "", 0),
+    ("redis+sentinel://s1:26379,s2:26379/mymaster", "sentinel",
+     [("s1", 26379), ("s2", 26379)], "mymaster", 0),
+    ("redis+sentinel://:pw@s1:26379/mymaster/3", "sentinel", [("s1", 26379)], "mymaster", 3),
+])
+def test_given_cluster_and_sentinel_urls_then_hosts_service_and_db_are_read(
+        url: str, kind: str, hosts: list[tuple[str, int]], service: str, db: int) -> None:
+    from taskq.urls import parse_multi
+
+    assert Settings.from_url(url).url == url
+    target = parse_multi(url)
+    assert (target.kind, list(target.hosts), target.service, target.db) == (
+        kind, hosts, service, db)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("redis+cluster://", "names no host"),
+    ("redis+cluster://a:1,b", "must be host:port"),
+    ("redis+cluster://a:1/2", "database 0 only"),
+    ("redis+sentinel://s1:26379", "needs the service name"),
+    ("redis+sentinel://s1:26379/m/x", "database number"),
+])
+def test_given_bad_cluster_or_sentinel_urls_then_the_error_says_what_to_write(
+        url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_url(url)
+
+
+def test_passwords_of_multi_host_urls_are_hidden() -> None:
+    settings = Settings.from_url("redis+sentinel://bob:hunter2@s1:1,s2:2/master/1")
+    assert "hunter2" not in repr(settings)
+    assert settings.safe_url == "redis+sentinel://bob:***@s1:1,s2:2/master/1"
+    target = __import__("taskq.urls", fromlist=["parse_multi"]).parse_multi(
+        "rediss+cluster://bob:p%40ss@h:1?ssl_ca_certs=/ca.pem")
+    assert target.password == "p@ss"
+    assert target.node_url("h", 1) == "rediss://bob:p%40ss@h:1?ssl_ca_certs=/ca.pem"

@@ -41,7 +41,7 @@ def test_a_safe_server_passes_every_check() -> None:
     (None, {"appendfsync": "no"}, "persistence", WARN),
     ({"redis_version": "6.0.16"}, None, "server", WARN),  # no BLMOVE
     ({"role": "slave"}, None, "role", PROBLEM),
-    ({"cluster_enabled": 1}, None, "cluster", WARN),
+    ({"cluster_enabled": 1}, None, "cluster", PROBLEM),
     ({"maxmemory_policy": None}, {"maxmemory-policy": None}, "maxmemory-policy", WARN),
 ])
 def test_each_risk_gets_its_verdict(info, config, name, level) -> None:

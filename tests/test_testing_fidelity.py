@@ -86,7 +86,7 @@ def state(store: RedisStore) -> dict[str, Any]:
     """Every key: its type, value (times normalised) and whether it expires."""
     c = store.client
     out: dict[str, Any] = {}
-    for key in sorted(c.keys("*")):
+    for key in sorted(c.scan_iter("*")):  # every primary on a Cluster
         kind = c.type(key).decode()
         if kind == "string":
             value: Any = normal(c.get(key))

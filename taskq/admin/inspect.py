@@ -106,17 +106,19 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
     """Two round trips: the counts, then the history of each queue's oldest ready job."""
     now_given, now = now, time.time() if now is None else now
     k, minute, now_ms = store.keys, int(now // 60), int(now * 1000)
-    # Leases are stamped on the server's clock; judge them on it too.
-    lease_now_ms = store.lease_clock_ms() if now_given is None else now_ms
     pipe = store.client.pipeline(transaction=False)
     for q in queues:
+        # Leases are stamped on the server's clock (the queue's node on a Cluster); judge
+        # them on it too.
+        lease_now_ms = store.lease_clock_ms(k.leases(q)) if now_given is None else now_ms
         pipe.llen(k.ready(q))
         pipe.zcard(k.scheduled(q))
         pipe.hlen(k.running(q))
         pipe.zcard(k.dead(q))
         pipe.zcount(k.leases(q), lease_now_ms, "+inf")
-        pipe.mget([k.counter(q, outcome, m) for outcome in ("done", "failed")
-                   for m in (minute, minute - 1)])
+        # One slot's keys: a Cluster's pipeline refuses .mget(), the command itself is fine.
+        pipe.execute_command("MGET", *[k.counter(q, outcome, m) for outcome in ("done", "failed")
+                                       for m in (minute, minute - 1)])
         pipe.lindex(k.ready(q), -1)
         pipe.hvals(k.known_tasks(q))  # lease expiries: when the last worker left
     replies = pipe.execute()
@@ -181,8 +183,8 @@ def workers(store: RedisStore, include_expired: bool = False, now: float | None 
             ) -> list[WorkerView]:
     """Registered workers with their current jobs (three round trips)."""
     # Leases are stamped on the server's clock; judge them on it too.
-    now = store.lease_clock_ms() / 1000 if now is None else now
     client, k = store.client, store.keys
+    now = store.lease_clock_ms(k.workers()) / 1000 if now is None else now
     entries = [(m.decode(), s / 1000) for m, s in client.zrange(k.workers(), 0, -1,
                                                                 withscores=True)]
     pipe = client.pipeline(transaction=False)

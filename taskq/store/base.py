@@ -16,6 +16,7 @@ from taskq.config import Settings
 from taskq.errors import LeaseLostError, StoreConnectionError, StoreError
 from taskq.keys import Keys
 from taskq.scripting import Scripts
+from taskq.topology import node_name, server_time
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,19 +77,22 @@ class StoreBase:
         self.allow_pickle = allow_pickle
         self._known_queues: set[str] = set()
         self._blmove_missing = False
-        self._offset_ms = 0
-        self._offset_checked = float("-inf")
+        self._clock: dict[str, tuple[int, float]] = {}  # node -> (offset ms, measured at)
 
-    def lease_clock_ms(self) -> int:
+    def lease_clock_ms(self, key: str | None = None) -> int:
         """Milliseconds on the Redis server's clock, for leases: workers on machines whose
-        clocks disagree still judge each other's leases by one clock. The offset to the local
-        clock is measured with TIME once a minute (a round trip off the hot path)."""
+        clocks disagree still judge each other's leases by one clock. On a Cluster that is
+        the clock of the node serving `key` (a queue's leases are judged on the node that
+        holds them). The offset to the local clock is measured with TIME once a minute per
+        node (a round trip off the hot path)."""
+        node = node_name(self.client, key)
         now = time.time()
-        if now >= self._offset_checked + 60:
-            server_s, server_us = self.client.time()
-            self._offset_ms = (server_s * 1000 + server_us // 1000) - int(time.time() * 1000)
-            self._offset_checked = now
-        return int(time.time() * 1000) + self._offset_ms
+        offset_ms, checked = self._clock.get(node, (0, float("-inf")))
+        if now >= checked + 60:
+            server_s, server_us = server_time(self.client, key)
+            offset_ms = (server_s * 1000 + server_us // 1000) - int(time.time() * 1000)
+            self._clock[node] = (offset_ms, now)
+        return int(time.time() * 1000) + offset_ms
 
     @translate_errors
     def ping(self) -> bool:

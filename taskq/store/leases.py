@@ -12,9 +12,15 @@ from taskq.job import job_id_of
 from taskq.keys import DEPARTED_HORIZON_MS
 from taskq.records import Release, field_value, safe_text
 from taskq.store.base import StoreBase, translate_errors
+from taskq.topology import is_cluster, server_time
 
 
 class Leases(StoreBase):
+    def _expiry(self, key: str) -> int:
+        """A lease's end on the clock of the node that holds `key` (the workers registry: on
+        a Cluster it lives on a node of its own)."""
+        return self.lease_clock_ms(key) + int(self.settings.lease_ttl * 1000)
+
     @translate_errors
     def register(self, worker_id: str, queues: Sequence[str], info: dict[str, Any]) -> None:
         ttl_ms = int(self.settings.lease_ttl * 1000)
@@ -22,7 +28,7 @@ class Leases(StoreBase):
         for q in queues:  # the lease itself is stamped on the server's clock (lease.lua)
             self.scripts.queue(pipe, "lease", [self.keys.leases(q)], [worker_id, ttl_ms,
                                                                        "register"])
-        pipe.zadd(self.keys.workers(), {worker_id: self.lease_clock_ms() + ttl_ms})
+        pipe.zadd(self.keys.workers(), {worker_id: self._expiry(self.keys.workers())})
         # A served queue is a known queue (admin tools list it) even before any enqueue.
         pipe.sadd(self.keys.queues(), *queues)
         if info:
@@ -42,7 +48,7 @@ class Leases(StoreBase):
         its live children, so a child whose own heartbeat thread is starved, by a task that
         holds the GIL, keeps its jobs). Per worker: False when a lease was lost."""
         ttl_ms = int(self.settings.lease_ttl * 1000)
-        registry_expiry = self.lease_clock_ms() + ttl_ms  # the admin registry's view only
+        registry_expiry = self._expiry(self.keys.workers())  # the admin registry's view only
         pipe = self.client.pipeline(transaction=False)
         for worker_id in worker_ids:
             for q in queues:
@@ -67,10 +73,15 @@ class Leases(StoreBase):
     @translate_errors
     def expired_workers(self, queue: str) -> list[str]:
         """Workers whose lease on `queue` expired, judged on the server's clock."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.time()
-        pipe.zrange(self.keys.leases(queue), 0, -1, withscores=True)
-        (seconds, micros), leases = pipe.execute()
+        key = self.keys.leases(queue)
+        if is_cluster(self.client):  # TIME of the node that holds the leases, then them
+            seconds, micros = server_time(self.client, key)
+            leases = self.client.zrange(key, 0, -1, withscores=True)
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.time()
+            pipe.zrange(key, 0, -1, withscores=True)
+            (seconds, micros), leases = pipe.execute()
         now = seconds * 1000 + micros // 1000
         return [member.decode() for member, expiry in leases if expiry < now]
 
@@ -90,7 +101,7 @@ class Leases(StoreBase):
         """Forget departed workers past the horizon whose active list is empty."""
         horizon = DEPARTED_HORIZON_MS
         old = self.client.zrangebyscore(self.keys.departed(queue), "-inf",
-                                        self.lease_clock_ms() - horizon)
+                                        self.lease_clock_ms(self.keys.departed(queue)) - horizon)
         if not old:
             return 0
         ids = [m.decode() for m in old]

@@ -18,7 +18,6 @@ import pytest
 import redis
 
 from tests.faults import tasks
-from tests.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
@@ -82,28 +81,30 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.Redis]:
+def records(server: Any, redis_client: Any) -> Iterator[redis.Redis]:
     """A client on the tasks' record database (flushed by `redis_client` with FLUSHALL)."""
-    client = redis.Redis.from_url(record_url(server.url))
+    client = redis.Redis.from_url(server.records_url)
     yield client
     client.close()
 
 
 @pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def spawn(server: Any, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start `taskq worker tests.faults.tasks -q faults ...`; every one is killed at teardown."""
     started: list[WorkerProcess] = []
 
     def start(url: str, processes: int = 1, lease: float | None = 1.0, grace: float = 10.0,
               extra: tuple[str, ...] = ()) -> WorkerProcess:
         """`lease` None: the default lease."""
+        # The session server's own record database (a plain server beside a Cluster).
+        records = server.records_url if url == server.url else record_url(url)
         log_path = tmp_path / f"worker-{len(started)}.log"
         log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
         args = [sys.executable, "-m", "taskq", "worker", "tests.faults.tasks",
                 "-q", tasks.QUEUE, "-c", str(processes),
                 *(("--lease", str(lease)) if lease is not None else ()),
                 "--grace", str(grace), "--url", url, *extra]
-        env = {**os.environ, tasks.URL_ENV: record_url(url), "TASKQ_HOME": str(tmp_path),
+        env = {**os.environ, tasks.URL_ENV: records, "TASKQ_HOME": str(tmp_path),
                "PYTHONUNBUFFERED": "1"}
         env.pop("TASKQ_REDIS_URL", None)
         popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file,
