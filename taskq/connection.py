@@ -73,13 +73,20 @@ def _cluster(target: Target, options: dict[str, Any]) -> RedisCluster:
 def _sentinel(target: Target, options: dict[str, Any]) -> Redis:
     """The master of `target.service`. The sentinels are asked for its address at each new
     connection, so a worker whose master failed over reconnects to the promoted replica."""
+    master, sentinel_options = _sentinel_options(target, options)
+    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **master)
+    return sentinel.master_for(target.service, **master)
+
+
+def _sentinel_options(target: Target, options: dict[str, Any]
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the master's connection options, the sentinels' own)."""
     query = dict(parse_qsl(target.query))
     master = {**options, "db": target.db, "username": target.username,
               "password": target.password, **_tls(target, query)}
     sentinel_options = {"socket_timeout": 5, "socket_connect_timeout": 5,
                         "password": query.get("sentinel_password"), **_tls(target, query)}
-    sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **master)
-    return sentinel.master_for(target.service, **master)
+    return master, sentinel_options
 
 
 def _tls(target: Target, query: dict[str, str]) -> dict[str, Any]:
@@ -92,15 +99,28 @@ def _tls(target: Target, query: dict[str, str]) -> dict[str, Any]:
     return tls
 
 
-def connect_async(url: str, settings: Settings) -> AsyncRedis:
-    """The same client on redis.asyncio, for producers in async code (`adelay`, `aresult`).
-    `url` is resolved first (resolve_url may start the embedded server: run it off the loop)."""
-    return AsyncRedis.from_url(
-        url,
-        socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=5,
-        socket_keepalive=True,
-        health_check_interval=30,
-        client_name="taskq",
-        retry=AsyncRetry(NoBackoff(), 0),
-    )
+def connect_async(url: str, settings: Settings) -> Any:
+    """The same client on redis.asyncio, for producers in async code (`adelay`, `aresult`),
+    in the URL's form (one server, a Cluster, a Sentinel's master). `url` is resolved first
+    (resolve_url may start the embedded server: run it off the loop)."""
+    from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+    from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+
+    options: dict[str, Any] = {
+        "socket_timeout": settings.socket_timeout, "socket_connect_timeout": 5,
+        "socket_keepalive": True, "client_name": "taskq", "retry": AsyncRetry(NoBackoff(), 0),
+    }
+    kind = kind_of(url)
+    if kind == CLUSTER:
+        target = parse_multi(url)
+        host, port = target.hosts[0]
+        return AsyncRedisCluster.from_url(
+            target.node_url(host, port),
+            startup_nodes=[AsyncClusterNode(h, p) for h, p in target.hosts[1:]], **options)
+    if kind == SENTINEL:
+        target = parse_multi(url)
+        master, sentinel_options = _sentinel_options(target, options)
+        sentinel = AsyncSentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **master)
+        return sentinel.master_for(target.service, **master)
+    return AsyncRedis.from_url(url, health_check_interval=30, **options)

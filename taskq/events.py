@@ -23,6 +23,7 @@ from typing import Any
 from taskq.errors import EventCursorError, EventsTrimmedError
 from taskq.keys import check_queue_name
 from taskq.store import RedisStore, translate_errors
+from taskq.topology import is_cluster
 
 # Events after which nothing more happens to a job (unless it is requeued from dead).
 END_EVENTS = frozenset({"succeeded", "dead", "purged"})
@@ -32,6 +33,7 @@ _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 START = "0-0"
 EMPTY = "-"  # a cursor made when no queue existed yet
 QUEUE_REFRESH = 2.0  # seconds between re-reads of the queue list when following every queue
+CLUSTER_POLL = 0.2  # seconds between reads of several queues' streams on a Cluster
 
 
 def id_key(entry_id: str) -> tuple[int, int]:
@@ -134,6 +136,13 @@ def _gap(info: dict[Any, Any] | None, after: str) -> bool:
     return id_key(_text(first[0])) > id_key(after)
 
 
+def _pairs(reply: Any) -> list[Any]:
+    """XREAD's reply as (stream, entries) pairs, RESP2 or RESP3."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    return list(reply or [])
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -160,11 +169,15 @@ class _FeedBase:
     def _streams(self, cursor: Cursor) -> dict[str, str]:
         return {self.store.keys.events(q): cursor.position(q) for q in self.queues}
 
+    def _per_queue(self, client: Any) -> bool:
+        """On a Cluster each queue's stream lives in its own slot, and XREAD of several
+        slots is refused (CROSSSLOT): then each stream is read on its own, and waiting is a
+        short poll (CLUSTER_POLL) instead of a blocking read over all of them."""
+        return is_cluster(client) and len(self.queues) > 1
+
     def _parse_read(self, reply: Any) -> list[Event]:
         by_key = {self.store.keys.events(q): q for q in self.queues}
-        if isinstance(reply, dict):  # RESP3
-            reply = list(reply.items())
-        batches = [parse_entries(by_key[_text(key)], entries) for key, entries in reply or []]
+        batches = [parse_entries(by_key[_text(key)], entries) for key, entries in _pairs(reply)]
         return merge(batches)
 
 
@@ -219,12 +232,25 @@ class EventFeed(_FeedBase):
                 time.sleep(min(block, QUEUE_REFRESH))
             return []
         ms = self._block_ms(block)
-        events = self._parse_read(self.store.client.xread(
-            self._streams(cursor), count=count, block=ms))
+        client = self.store.client
+        if self._per_queue(client):
+            reply = self._read_each(cursor, count)
+            if not reply and ms:
+                time.sleep(min(ms / 1000, CLUSTER_POLL))
+                reply = self._read_each(cursor, count)
+        else:
+            reply = client.xread(self._streams(cursor), count=count, block=ms)
+        events = self._parse_read(reply)
         for e in events:
             cursor.advance(e)
         self.last_count = len(events)
         return self._wanted(events)
+
+    def _read_each(self, cursor: Cursor, count: int) -> list[Any]:
+        pipe = self.store.client.pipeline(transaction=False)
+        for key, position in self._streams(cursor).items():
+            pipe.xread({key: position}, count=count)
+        return [pair for reply in pipe.execute() for pair in _pairs(reply)]
 
     @translate_errors
     def recent(self, n: int) -> list[Event]:
@@ -308,12 +334,24 @@ class AsyncEventFeed(_FeedBase):
                 await asyncio.sleep(min(block, QUEUE_REFRESH))
             return []
         ms = self._block_ms(block)
-        events = self._parse_read(await self.client.xread(
-            self._streams(cursor), count=count, block=ms))
+        if self._per_queue(self.client):
+            reply = await self._read_each(cursor, count)
+            if not reply and ms:
+                await asyncio.sleep(min(ms / 1000, CLUSTER_POLL))
+                reply = await self._read_each(cursor, count)
+        else:
+            reply = await self.client.xread(self._streams(cursor), count=count, block=ms)
+        events = self._parse_read(reply)
         for e in events:
             cursor.advance(e)
         self.last_count = len(events)
         return self._wanted(events)
+
+    async def _read_each(self, cursor: Cursor, count: int) -> list[Any]:
+        out: list[Any] = []
+        for key, position in self._streams(cursor).items():
+            out += _pairs(await self.client.xread({key: position}, count=count))
+        return out
 
     async def follow(self, cursor: Cursor, stop_at_end: bool = False, block: float = 5.0,
                      check_gaps: bool = True) -> AsyncIterator[Event]:

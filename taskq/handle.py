@@ -145,11 +145,10 @@ class Job:
                       ) -> AsyncIterator[Event]:
         """`events()` on redis.asyncio, for async web apps (its own connection, closed at
         the end)."""
-        import redis.asyncio
+        from taskq.connection import connect_async, resolve_url
 
-        from taskq.connection import resolve_url
-
-        client = redis.asyncio.Redis.from_url(resolve_url(self._store.settings))
+        settings = self._store.settings
+        client = connect_async(resolve_url(settings), settings)
         feed = AsyncEventFeed(self._store, client, (self.queue,), job=self.id)
         cursor = Cursor({self.queue: since_id(since) if since else START})
         last: Event | None = None

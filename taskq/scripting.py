@@ -93,7 +93,7 @@ class Scripts:
     def queue_source(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call by source (EVAL) to a pipeline: it can never fail with NOSCRIPT, for a
         script that must run right before the next command (the BLMOVE guard)."""
-        pipe.eval(self.source[name], len(keys), *keys, *args)
+        self._send(pipe, ["EVAL", self.source[name], len(keys), *keys, *args], keys)
 
     async def acall(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
         """`call` on a redis.asyncio client."""
@@ -110,8 +110,13 @@ class Scripts:
         differently from a plain one."""
         command = self.command(name, keys, args)
         self._queued.setdefault(pipe, {})[len(pipe)] = command
+        self._send(pipe, command, keys)
+
+    @staticmethod
+    def _send(pipe: Any, command: list[Any], keys: list[str]) -> None:
+        """Stage a script call. A Cluster's pipeline refuses .eval()/.evalsha() but routes
+        the raw command; naming its node there spares a COMMAND GETKEYS round trip."""
         if is_cluster(pipe) and keys:
-            # Named here, the node costs no COMMAND GETKEYS round trip in the pipeline.
             pipe.execute_command(*command, target_nodes=pipe.get_node_from_key(keys[0]))
         else:
             pipe.execute_command(*command)

@@ -31,6 +31,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if TOPOLOGY != "cluster":
         return
     for item in items:
+        if "tests/browser/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.skip(reason="not on a Cluster: the browser tier runs "
+                                              "in the single-server runs (it would add minutes "
+                                              "here and exercises the same store paths)"))
+            continue
         marker = item.get_closest_marker("single_only")
         if marker is not None:
             reason = marker.args[0] if marker.args else "needs one plain server"

@@ -95,20 +95,22 @@ def test_every_key_of_a_queue_lives_on_the_node_of_its_hash_tag(
 def test_lease_clock_is_read_from_the_node_of_each_queue(
         cluster: ClusterProcess, cstore: RedisStore) -> None:
     queues = spread_queues(cluster)
-    cstore.register("test:1:w", queues, {"host": "test"})
+    for q in queues:
+        cstore.lease_clock_ms(KEYS.leases(q))
     node_names = {cstore.client.get_node_from_key(KEYS.leases(q)).name for q in queues}
-    assert node_names <= set(cstore._clock)  # one measured offset per node that holds leases
+    assert set(cstore._clock) == node_names  # one measured offset per node, by TIME there
     assert len(node_names) == cluster.masters
+    cstore.register("test:1:w", queues, {"host": "test"})  # stamped in lease.lua, per node
+    assert not any(cstore.expired_workers(q) for q in queues)
 
 
-def test_a_pending_claim_is_sent_to_the_node_of_its_queue(
+def test_a_blocking_fetch_guards_and_claims_on_the_node_of_its_queue(
         cluster: ClusterProcess, cstore: RedisStore) -> None:
     for queue in spread_queues(cluster):
         job = t.add.enqueue(args=[1, 1], queue=queue)
         cstore.register("test:1:w", [queue], {})
-        delivery = cstore.fetch_blocking(queue, "test:1:w", 1)
-        assert delivery is not None and delivery.job_id == job.id
-        cstore.confirm_claim(delivery)  # raises if the claim went to the wrong node
+        delivery, covered = cstore.fetch_blocking(queue, "test:1:w", 1)
+        assert covered and delivery is not None and delivery.job_id == job.id
         assert cstore.client.hexists(KEYS.running(queue), job.id)
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import redis
-import redis.asyncio
 from starlette.testclient import TestClient
 
 from taskq.config import Settings
+from taskq.connection import connect_async
 from taskq.events import Cursor, EventFeed
 from taskq.store import RedisStore
 from taskq.web.app import create_app
@@ -28,7 +28,7 @@ TOKEN = "tok-123"
 def take(store: RedisStore, scope: Scope, resume: str | None, n: int) -> list[dict[str, Any]]:
     """The first n messages (idle and cursor ones left out) a subscriber would get."""
     async def run() -> list[dict[str, Any]]:
-        client = redis.asyncio.Redis.from_url(store.settings.url or "")
+        client = connect_async(store.settings.url or "", store.settings)
         hub = Hub(store, client, None, True)
         out: list[dict[str, Any]] = []
         gen = messages(hub, scope, resume)
@@ -159,6 +159,7 @@ def test_websocket_subscribe_then_resume(client: TestClient, store: RedisStore) 
     assert hello["type"] == "hello"
 
 
+@pytest.mark.single_only("sets an ACL user on one server")
 def test_no_password_is_served(server: Any, store: RedisStore, tmp_path: Any) -> None:
     admin = redis.Redis.from_url(server.url)
     admin.acl_setuser("webtester", enabled=True, passwords=["+s3cr3t-pw"], keys=["*"],

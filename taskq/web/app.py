@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-import redis.asyncio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,7 +27,7 @@ from taskq.admin import inspect
 from taskq.admin.deadletters import DeadLetters, Filters
 from taskq.admin.options import When
 from taskq.config import Settings
-from taskq.connection import connect, resolve_url
+from taskq.connection import connect, connect_async, resolve_url
 from taskq.errors import JobNotFoundError, TaskqError
 from taskq.keys import check_queue_name
 from taskq.metrics import registry_for, render
@@ -50,7 +49,7 @@ def create_app(settings: Settings | None = None, token: str | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = RedisStore(connect(settings), settings)
-        aclient = redis.asyncio.Redis.from_url(resolve_url(settings), client_name="taskq-web")
+        aclient = connect_async(resolve_url(settings), settings)  # a Cluster's too
         app.state.hub = Hub(store, aclient, token, read_only)
         app.state.metrics = registry_for(store)
         try:
