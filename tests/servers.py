@@ -240,3 +240,88 @@ def _serves(client: redis.Redis, slot: int, port: int) -> bool:
         if start <= slot <= end:
             return int(primary[1]) == port
     return False
+
+
+class SentinelGroup:
+    """A local Sentinel group: one master, `replicas` replicas, `sentinels` sentinels (quorum
+    2), each its own process on a free port in `folder`. `url` is the redis+sentinel:// URL."""
+
+    SERVICE = "taskq-test"
+
+    def __init__(self, folder: Path, replicas: int = 1, sentinels: int = 3,
+                 down_after_ms: int = 1000, persistent: bool = False):
+        self.folder = folder
+        self.master = ServerProcess(folder / "master", persistent=persistent)
+        self.replicas = [ServerProcess(folder / f"replica-{i}", persistent=persistent)
+                         for i in range(replicas)]
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self.sentinels: list[subprocess.Popen[bytes]] = []
+        self.down_after_ms = down_after_ms
+        self.records = ServerProcess(folder / "records")  # outlives a failover
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
+
+    @property
+    def records_url(self) -> str:
+        return self.records.url
+
+    def start(self) -> SentinelGroup:
+        try:
+            self.records.start()
+            self.master.start()
+            for replica in self.replicas:
+                replica.extra = ["--replicaof", "127.0.0.1", str(self.master.port)]
+                replica.start()
+            for i, port in enumerate(self.sentinel_ports):
+                self.sentinels.append(self._start_sentinel(i, port))
+            for port in self.sentinel_ports:
+                _until(lambda p=port: self._sentinel_sees_all(p), "sentinels see the group")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_sentinel(self, i: int, port: int) -> subprocess.Popen[bytes]:
+        folder = self.folder / f"sentinel-{i}"
+        folder.mkdir(parents=True, exist_ok=True)
+        conf = folder / "sentinel.conf"
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {folder}\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master.port} 2\n"
+            f"sentinel down-after-milliseconds {self.SERVICE} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            f"sentinel parallel-syncs {self.SERVICE} 1\n")
+        binary = ServerProcess(folder).binary
+        return subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd=folder)
+
+    def _sentinel_sees_all(self, port: int) -> bool:
+        try:
+            with redis.Redis(port=port) as client:
+                replicas = client.execute_command("SENTINEL", "REPLICAS", self.SERVICE)
+                others = client.execute_command("SENTINEL", "SENTINELS", self.SERVICE)
+        except redis.RedisError:
+            return False
+        return len(replicas) >= len(self.replicas) and len(others) >= len(self.sentinels) - 1
+
+    def master_port(self) -> int:
+        """The port of the master the sentinels name now."""
+        with redis.Redis(port=self.sentinel_ports[0]) as client:
+            _, port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                                             self.SERVICE)
+        return int(port)
+
+    def current_master(self) -> ServerProcess:
+        port = self.master_port()
+        return next(n for n in [self.master, *self.replicas] if n.port == port)
+
+    def stop(self) -> None:
+        for proc in self.sentinels:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(10)
+        for node in [*self.replicas, self.master, self.records]:
+            node.stop()
