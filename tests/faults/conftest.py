@@ -94,10 +94,10 @@ def spawn(server: Any, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]
     started: list[WorkerProcess] = []
 
     def start(url: str, processes: int = 1, lease: float | None = 1.0, grace: float = 10.0,
-              extra: tuple[str, ...] = ()) -> WorkerProcess:
+              extra: tuple[str, ...] = (), records_url: str | None = None) -> WorkerProcess:
         """`lease` None: the default lease."""
         # The session server's own record database (a plain server beside a Cluster).
-        records = server.records_url if url == server.url else record_url(url)
+        records = records_url or (server.records_url if url == server.url else record_url(url))
         log_path = tmp_path / f"worker-{len(started)}.log"
         log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
         args = [sys.executable, "-m", "taskq", "worker", "tests.faults.tasks",
