@@ -190,6 +190,10 @@ class Task(Generic[P, R]):
                 f"import; move it to a module (for example workers/tasks.py) and run "
                 f"`taskq worker workers.tasks`, or give it a name with @task(name=...)")
         args, kwargs = list(args), dict(kwargs or {})
+        if depends_on and (delay is not None or eta is not None):
+            raise ConfigurationError(
+                "a job with depends_on runs when its parents are done; delay/eta cannot "
+                "apply (delay the parents, or have the task enqueue a delayed job)")
         if inputs is not None and inputs not in ("chain", "group"):
             raise ConfigurationError(f"inputs must be 'chain' or 'group', got {inputs!r}")
         # A workflow step gets its parents' results first: check the call with a stand-in.
