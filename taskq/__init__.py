@@ -16,13 +16,15 @@ from taskq.errors import (
     UnknownTaskError,
 )
 from taskq.handle import Job
+from taskq.job import HIGH, LOW, NORMAL
 from taskq.producer import aclose, configure
 from taskq.retry import Backoff
 from taskq.task import DuplicateJobError, Task, task
 from taskq.workflows import GroupResult, Signature, chain, emit, group
 
 __all__ = [
-    "Backoff", "BadArgumentsError", "ConfigurationError", "DecodeError", "DuplicateJobError",
+    "HIGH", "LOW", "NORMAL", "Backoff", "BadArgumentsError", "ConfigurationError",
+    "DecodeError", "DuplicateJobError",
     "GroupResult", "Job", "JobContext", "JobFailedError", "JobNotFoundError", "NoCurrentJobError",
     "ResultTimeoutError", "Retry", "SerializationError", "Settings", "Signature", "StoreError",
     "Task",

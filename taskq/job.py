@@ -28,6 +28,8 @@ FOREIGN_ID_PREFIX = "bad-"
 _LUA_ID = re.compile(rb'^\{"id":"([^"\\]+)"')
 _MAX_COUNT = 10**9  # attempts, retries, crashes, requeues
 _MAX_SECONDS = 10**10  # timestamps and timeouts: finite and below year 2286
+HIGH, NORMAL, LOW = 1, 0, -1
+PRIORITIES = (HIGH, NORMAL, LOW)
 
 
 def new_job_id() -> str:
@@ -56,6 +58,9 @@ class Payload:
     # A workflow step that takes its parents' results (taskq/workflows.py): {"mode": "chain"
     # or "group", "parents": ["queue|id", ...]}. Left out of the encoding when None.
     inputs: dict[str, Any] | None = None
+    # HIGH (1), NORMAL (0) or LOW (-1): the line it waits in within its queue. Encoded last,
+    # and only when not NORMAL: fetch.lua and place.lua read it off the payload's end.
+    priority: int = 0
 
     def encode(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies the arguments. `id` must come first: the
@@ -63,6 +68,8 @@ class Payload:
         out = {name: getattr(self, name) for name in _FIELD_ORDER}
         if out["inputs"] is None:
             del out["inputs"]
+        if not out["priority"]:
+            del out["priority"]
         return get_serializer(self.serializer).dumps(out)
 
     def next_attempt(self) -> Payload:
@@ -135,6 +142,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "deferrals": (int,),
     "enqueued_at": (int, float), "timeout": (int, float, type(None)),
     "eta": (int, float, type(None)), "serializer": (str,), "inputs": (dict, type(None)),
+    "priority": (int,),
 }
 
 
@@ -185,6 +193,8 @@ def _type_problem(payload: Payload) -> str | None:
         value = getattr(payload, name)
         if not isinstance(value, types) or isinstance(value, bool):
             return f"{name!r} has the wrong type ({type(value).__name__})"
+    if payload.priority not in PRIORITIES:
+        return f"'priority' must be one of {PRIORITIES}"
     if not valid_job_id(payload.id):
         return f"'id' must be 1 to {MAX_ID_BYTES} bytes"
     return None

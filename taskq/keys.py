@@ -40,6 +40,18 @@ class Keys:
         """List of encoded jobs waiting to run; LPUSH in, taken from the right (FIFO)."""
         return self._q(queue, "ready")
 
+    def ready_high(self, queue: str) -> str:
+        """List of HIGH priority jobs waiting behind others (see place.lua); fetched first."""
+        return self._q(queue, "ready", "high")
+
+    def ready_low(self, queue: str) -> str:
+        """List of LOW priority jobs waiting behind others; fetched when nothing else waits."""
+        return self._q(queue, "ready", "low")
+
+    def ready_lines(self, queue: str) -> list[str]:
+        """ready, ready:high, ready:low: the KEYS of place.lua."""
+        return [self.ready(queue), self.ready_high(queue), self.ready_low(queue)]
+
     def active(self, queue: str, worker_id: str) -> str:
         """List of encoded jobs one worker holds; its existence in it is the delivery."""
         return self._q(queue, "active", worker_id)
@@ -152,7 +164,8 @@ class Keys:
     def queue_keys(self, queue: str, job_id: str = "x", worker_id: str = "w") -> list[str]:
         """All per-queue key shapes (for slot tests and docs)."""
         return [
-            self.ready(queue), self.active(queue, worker_id), self.scheduled(queue),
+            self.ready(queue), self.ready_high(queue), self.ready_low(queue),
+            self.active(queue, worker_id), self.scheduled(queue),
             self.dead(queue), self.leases(queue), self.departed(queue), self.running(queue),
             self.job(queue, job_id), self.history(queue, job_id), self.notify(queue, job_id),
             self.counter(queue, "done", 0), self.events(queue), self.limits(queue),

@@ -27,7 +27,8 @@ SCRIPT_NAMES = (
 
 # Scripts that run other transitions' bodies as functions, so that their logic is written
 # once: name -> the scripts it calls.
-COMPOSITES = {"ack_fetch": ("ack", "fetch"), "enqueue_many": ("enqueue",)}
+COMPOSITES = {"ack_fetch": ("ack", "fetch"), "enqueue_many": ("enqueue",),
+              "enqueue": ("place",), "promote": ("place",)}
 
 
 # The event stream's helper (emit.lua), placed at the top of every script that calls emit().

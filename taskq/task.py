@@ -18,7 +18,15 @@ from taskq.handle import Job
 
 if TYPE_CHECKING:
     from taskq.workflows import Signature
-from taskq.job import FOREIGN_ID_PREFIX, MAX_ID_BYTES, Payload, new_job_id, valid_job_id
+from taskq.job import (
+    FOREIGN_ID_PREFIX,
+    MAX_ID_BYTES,
+    NORMAL,
+    PRIORITIES,
+    Payload,
+    new_job_id,
+    valid_job_id,
+)
 from taskq.keys import check_queue_name
 from taskq.limits import LimitSpec
 from taskq.retry import Backoff
@@ -45,6 +53,7 @@ class TaskOptions:
     serializer: str = "json"
     limits: LimitSpec = field(default_factory=LimitSpec)
     on: tuple[str, ...] = ()  # event names this task subscribes to (taskq.emit)
+    priority: int = NORMAL  # HIGH, NORMAL or LOW: its line within the queue
 
     def __post_init__(self) -> None:
         check_queue_name(self.queue)
@@ -53,6 +62,7 @@ class TaskOptions:
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigurationError("timeout must be positive (or None for no limit)")
         get_serializer(self.serializer)
+        check_priority(self.priority)
 
 
 class Task(Generic[P, R]):
@@ -105,6 +115,7 @@ class Task(Generic[P, R]):
         on_parent_failure: str = "dead",
         inputs: str | None = None,
         on_commit: bool = False,
+        priority: int | None = None,
     ) -> Job:
         """Enqueue with options. `delay` (seconds) or `eta` (epoch seconds) schedules it.
         `depends_on=[job, ...]`: run once all those jobs are done (any queue); if one ends
@@ -112,10 +123,11 @@ class Task(Generic[P, R]):
         `on_parent_failure="run"`. `inputs` ("chain" | "group", set by taskq.chain/group):
         the parents' results come first in the arguments. `on_commit`: check now, send when
         the current database transaction commits (nothing if it rolls back; see
-        taskq.oncommit); the returned Job's id is already fixed."""
+        taskq.oncommit); the returned Job's id is already fixed. `priority`: taskq.HIGH,
+        NORMAL or LOW, its line within the queue (default: the task's)."""
         payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
                              retries=retries, timeout=timeout, depends_on=depends_on,
-                             inputs=inputs)
+                             inputs=inputs, priority=priority)
         store = store or _default_store()
         send = lambda: _send(store, payload, depends_on, on_parent_failure)  # noqa: E731
         if on_commit:
@@ -145,12 +157,13 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         retries: int | None = None,
         timeout: float | None = None,
+        priority: int | None = None,
     ) -> Job:
         """`enqueue` for async code: the same checks and the same enqueue script."""
         from taskq.producer import default_async_store
 
         payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
-                             retries=retries, timeout=timeout)
+                             retries=retries, timeout=timeout, priority=priority)
         store = await default_async_store()
         (outcome,) = await store.enqueue([payload])
         if outcome != 1:
@@ -160,6 +173,7 @@ class Task(Generic[P, R]):
     def enqueue_many(
         self, calls: Iterable[tuple[Sequence[Any], Mapping[str, Any]] | Sequence[Any]],
         *, queue: str | None = None, store: RedisStore | None = None,
+        priority: int | None = None,
     ) -> list[Job]:
         """Enqueue a batch in one round trip. Each call is `(args, kwargs)` or just `args`.
         Every call is checked before any is sent, so a bad one enqueues nothing."""
@@ -167,9 +181,10 @@ class Task(Generic[P, R]):
         for call in calls:
             if (isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], Mapping)
                     and isinstance(call[0], (list, tuple))):
-                payloads.append(self.build(call[0], call[1], queue=queue))
+                payloads.append(self.build(call[0], call[1], queue=queue, priority=priority))
             else:
-                payloads.append(self.build(call, None, queue=queue))  # type: ignore[arg-type]
+                payloads.append(self.build(call, None, queue=queue,  # type: ignore[arg-type]
+                                           priority=priority))
         store = store or _default_store()
         outcomes = store.enqueue(payloads)
         refused = [p.id for p, o in zip(payloads, outcomes, strict=True) if o != 1]
@@ -182,6 +197,7 @@ class Task(Generic[P, R]):
         delay: float | None = None, eta: float | None = None, job_id: str | None = None,
         queue: str | None = None, retries: int | None = None, timeout: float | None = None,
         depends_on: Sequence[Job] | None = None, inputs: str | None = None,
+        priority: int | None = None,
     ) -> Payload:
         """Check a call and turn it into a payload, without touching Redis."""
         if self.name.startswith("__main__."):
@@ -222,6 +238,7 @@ class Task(Generic[P, R]):
             eta=eta, serializer=opts.serializer,
             inputs={"mode": inputs, "parents": [f"{p.queue}|{p.id}" for p in depends_on or ()]}
             if inputs else None,
+            priority=opts.priority if priority is None else check_priority(priority),
         )
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -248,6 +265,14 @@ def _send(store: RedisStore, payload: Payload, depends_on: Sequence[Job] | None 
         raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
 
 
+def check_priority(priority: object) -> int:
+    if priority not in PRIORITIES or isinstance(priority, bool):
+        raise ConfigurationError(
+            f"priority must be taskq.HIGH (1), taskq.NORMAL (0) or taskq.LOW (-1), "
+            f"got {priority!r}")
+    return priority  # type: ignore[return-value]
+
+
 def _default_store() -> RedisStore:
     from taskq.producer import default_store
 
@@ -263,7 +288,7 @@ def task(
     *, name: str | None = ..., queue: str = ..., retries: int = ...,
     timeout: float | None = ..., backoff: Backoff | None = ..., serializer: str = ...,
     rate: str | None = ..., concurrency: int | None = ..., limit_key: str | None = ...,
-    on: str | Sequence[str] = ...,
+    on: str | Sequence[str] = ..., priority: int = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -271,7 +296,7 @@ def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
          queue: str = DEFAULT_QUEUE, retries: int = 3, timeout: float | None = 300.0,
          backoff: Backoff | None = None, serializer: str = "json", rate: str | None = None,
          concurrency: int | None = None, limit_key: str | None = None,
-         on: str | Sequence[str] = ()) -> Any:
+         on: str | Sequence[str] = (), priority: int = NORMAL) -> Any:
     """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`.
 
     `rate="100/m"` and `concurrency=5` limit its starts and its running jobs across every
@@ -281,7 +306,7 @@ def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
     options = TaskOptions(queue=queue, retries=retries, timeout=timeout,
                           backoff=backoff or Backoff(), serializer=serializer,
                           limits=LimitSpec(concurrency, rate, limit_key),
-                          on=(on,) if isinstance(on, str) else tuple(on))
+                          on=(on,) if isinstance(on, str) else tuple(on), priority=priority)
 
     def register(f: Callable[P, R]) -> Task[P, R]:
         task_name = name or f"{f.__module__}.{f.__qualname__}"

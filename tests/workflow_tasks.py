@@ -75,3 +75,18 @@ def collect(results: list[int]) -> int:
     r.incr("wf:callback:runs")
     r.set("wf:callback:results", ",".join(str(x) for x in results))
     return os.getpid()
+
+
+ORDER: list[str] = []  # in-process run order (priorities)
+
+
+@task
+def step(tag: str) -> str:
+    ORDER.append(tag)
+    return tag
+
+
+@task(priority=1)
+def urgent(tag: str) -> str:
+    ORDER.append(tag)
+    return tag

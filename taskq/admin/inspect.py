@@ -111,7 +111,8 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
         # Leases are stamped on the server's clock (the queue's node on a Cluster); judge
         # them on it too.
         lease_now_ms = store.lease_clock_ms(k.leases(q)) if now_given is None else now_ms
-        pipe.llen(k.ready(q))
+        for line in k.ready_lines(q):  # every priority's line
+            pipe.llen(line)
         pipe.zcard(k.scheduled(q))
         pipe.hlen(k.running(q))
         pipe.zcard(k.dead(q))
@@ -122,7 +123,9 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
         pipe.lindex(k.ready(q), -1)
         pipe.hvals(k.known_tasks(q))  # lease expiries: when the last worker left
     replies = pipe.execute()
-    rows = [replies[i:i + 8] for i in range(0, len(replies), 8)]
+    # Per queue: the three ready lines (summed: every priority is ready), then the rest.
+    rows = [[sum(replies[i:i + 3]), *replies[i + 3:i + 10]]
+            for i in range(0, len(replies), 10)]
     waiting = _ready_since(store, queues, [row[6] for row in rows])
     out = []
     for q, row, since in zip(queues, rows, waiting, strict=True):

@@ -5,6 +5,7 @@
 --                       enqueue itself is told by the hash's enqueued_at, not written here)
 -- KEYS[3] destination   {q}:ready (list) or {q}:scheduled (sorted set)
 -- KEYS[4] notify list   {q}:notify:<id> (cleared: a reused id must not wake waiters early)
+-- KEYS[5] high line {q}:ready:high   KEYS[6] low line {q}:ready:low (see place.lua)
 -- ARGV[1] encoded payload   ARGV[2] "ready" | "scheduled"   ARGV[3] due time in ms (scheduled)
 -- ARGV[4] this enqueue's token (its enqueued_at)
 -- ARGV[5..] field, value pairs for the job hash (enqueued_at among them)
@@ -25,7 +26,7 @@ end
 if ARGV[2] == 'scheduled' then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 else
-  redis.call('LPUSH', KEYS[3], ARGV[1])
+  place({KEYS[3], KEYS[5], KEYS[6]}, {ARGV[1]})
 end
 redis.call('HSET', KEYS[1], 'payload', ARGV[1], unpack(ARGV, 5))
 emit(ARGV[2] == 'scheduled' and 'scheduled' or 'enqueued', payload_id(ARGV[1]), 'task',

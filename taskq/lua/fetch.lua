@@ -4,6 +4,11 @@
 -- KEYS[2] active list {q}:active:<worker>
 -- KEYS[3] running hash {q}:running
 -- KEYS[4] leases zset {q}:leases
+-- KEYS[5] high line {q}:ready:high   KEYS[6] low line {q}:ready:low
+-- Order: HIGH, then NORMAL, then LOW; first in, first out within each. A HIGH or LOW job at
+-- the head of ready went there when its line was empty (place.lua), so it is older than its
+-- line: a HIGH one is taken first; a LOW one with NORMAL jobs behind it joins the front of
+-- the low line. Costs a LINDEX and at most three list moves per job, no round trip.
 -- ARGV[1] worker id   ARGV[2] N
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- Returns the encoded payloads moved (oldest first), or an error when the lease is lost
@@ -15,10 +20,27 @@ if not expiry or tonumber(expiry) < now then
   return redis.error_reply('LEASELOST worker ' .. ARGV[1] .. ' holds no live lease')
 end
 -- RPOPLPUSH is LMOVE RIGHT LEFT, and also runs on servers older than 6.2.
+local function level(payload)
+  return tonumber(string.match(payload, '"priority":(%-?%d+)}$') or '0')
+end
+local function take()
+  local head = redis.call('LINDEX', KEYS[1], -1)
+  if head and level(head) > 0 then
+    return redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  end
+  local payload = redis.call('RPOPLPUSH', KEYS[5], KEYS[2])
+  if payload then return payload end
+  if head and level(head) < 0 and redis.call('LLEN', KEYS[1]) > 1 then
+    redis.call('RPUSH', KEYS[6], redis.call('RPOP', KEYS[1]))
+  end
+  payload = redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  if payload then return payload end
+  return redis.call('RPOPLPUSH', KEYS[6], KEYS[2])
+end
 local out = {}
 local mark = ARGV[1] .. '|' .. now
 for i = 1, tonumber(ARGV[2]) do
-  local payload = redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  local payload = take()
   if not payload then break end
   out[#out + 1] = payload
   -- Payloads start with {"id":"..."; matching that is far cheaper than decoding them.

@@ -25,10 +25,11 @@ class Reads(StoreBase):
         """When `queue` next has a job to run (epoch s): 0 when one is ready now, else when
         its earliest scheduled job is due; None when it has neither."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.llen(self.keys.ready(queue))
+        for line in self.keys.ready_lines(queue):  # every priority's line
+            pipe.llen(line)
         pipe.zrange(self.keys.scheduled(queue), 0, 0, withscores=True)
-        ready, first = pipe.execute()
-        if ready:
+        *ready, first = pipe.execute()
+        if any(ready):
             return 0.0
         return first[0][1] / 1000 if first else None
 

@@ -77,7 +77,8 @@ class Transitions(StoreBase):
 
     def _fetch_parts(self, queue: str, worker_id: str, n: int) -> tuple[list[str], list[Any]]:
         k = self.keys
-        keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue)]
+        keys = [k.ready(queue), k.active(queue, worker_id), k.running(queue), k.leases(queue),
+                k.ready_high(queue), k.ready_low(queue)]
         return keys, [worker_id, n]
 
     @translate_errors
@@ -202,7 +203,7 @@ class Transitions(StoreBase):
         k = self.keys
         at_ms = now_ms() if now is None else int(now * 1000)
         moved, nxt = self.scripts.call(
-            self.client, "promote", [k.scheduled(queue), k.ready(queue)], [at_ms, limit])
+            self.client, "promote", [k.scheduled(queue), *k.ready_lines(queue)], [at_ms, limit])
         return int(moved), (None if int(nxt) < 0 else int(nxt) / 1000)
 
 
@@ -217,7 +218,8 @@ def enqueue_parts(k: Keys, payload: Payload) -> tuple[list[str], list[Any]]:
     if scheduled:
         fields["due"] = due
     keys = [k.job(q, payload.id), k.history(q, payload.id),
-            k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id)]
+            k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id),
+            k.ready_high(q), k.ready_low(q)]
     args = [payload.encode(), "scheduled" if scheduled else "ready", due, token, *flat(fields)]
     return keys, args
 

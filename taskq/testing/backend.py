@@ -260,7 +260,9 @@ class InMemoryBackend:
         name = task.name if isinstance(task, Task) else task
         found: list[Payload] = []
         for q in self._queues(queue):
-            raws = [*reversed(self.client.lrange(self.store.keys.ready(q), 0, -1)),
+            lines = self.store.keys.ready_lines(q)
+            raws = [*(raw for line in lines
+                      for raw in reversed(self.client.lrange(line, 0, -1))),
                     *self.client.zrange(self.store.keys.scheduled(q), 0, -1)]
             found += [decode(raw, allow_pickle=True) for raw in raws]
         found.sort(key=lambda p: p.enqueued_at)

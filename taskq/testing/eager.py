@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 # enqueued, or its retry) rather than the oldest, so that jobs queued before eager mode was
 # switched on stay where they are. Runs on the fake server only.
 _TAKE = """
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 and redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 and redis.call('ZREM', KEYS[2], ARGV[1]) == 0
+    and redis.call('LREM', KEYS[4], 1, ARGV[1]) == 0
+    and redis.call('LREM', KEYS[5], 1, ARGV[1]) == 0 then
   return 0
 end
 redis.call('LPUSH', KEYS[3], ARGV[1])
@@ -50,8 +52,9 @@ def run_eagerly(backend: InMemoryBackend, payload: Payload) -> None:
     k, raw = store.keys, payload.encode()
     try:
         for _ in range(backend.max_runs):
-            store.client.eval(_TAKE, 3, k.ready(queue), k.scheduled(queue),
-                              k.active(queue, worker), raw)
+            store.client.eval(_TAKE, 5, k.ready(queue), k.scheduled(queue),
+                              k.active(queue, worker), k.ready_high(queue),
+                              k.ready_low(queue), raw)
             delivery = store.delivery(queue, worker, raw)
             outcome = runner.execute(delivery)
             runner.finish(delivery, outcome)
