@@ -15,8 +15,10 @@ from taskq.errors import (
     TaskqError,
     UnknownTaskError,
 )
-from taskq.handle import Job
+from taskq.handle import Job, get_job
+from taskq.hooks import Hook, JobEnd, add_hook, remove_hook
 from taskq.job import HIGH, LOW, NORMAL
+from taskq.periodic import Every, periodic
 from taskq.producer import aclose, configure
 from taskq.retry import Backoff
 from taskq.task import DuplicateJobError, Task, task
@@ -25,10 +27,11 @@ from taskq.workflows import GroupResult, Signature, chain, emit, group
 __all__ = [
     "HIGH", "LOW", "NORMAL", "Backoff", "BadArgumentsError", "ConfigurationError",
     "DecodeError", "DuplicateJobError",
-    "GroupResult", "Job", "JobContext", "JobFailedError", "JobNotFoundError", "NoCurrentJobError",
+    "Every", "GroupResult", "Hook", "Job", "JobContext", "JobEnd", "JobFailedError",
+    "JobNotFoundError", "NoCurrentJobError",
     "ResultTimeoutError", "Retry", "SerializationError", "Settings", "Signature", "StoreError",
     "Task",
-    "TaskqError", "UnknownTaskError", "aclose", "chain", "configure", "current_job", "emit",
-    "group", "task",
+    "TaskqError", "UnknownTaskError", "aclose", "add_hook", "chain", "configure",
+    "current_job", "emit", "get_job", "group", "periodic", "remove_hook", "task",
 ]
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ from taskq.store import RedisStore, translate_errors
 from taskq.topology import is_cluster
 
 # Events after which nothing more happens to a job (unless it is requeued from dead).
-END_EVENTS = frozenset({"succeeded", "dead", "purged"})
+END_EVENTS = frozenset({"succeeded", "dead", "purged", "cancelled", "expired"})
 _ID_RE = re.compile(r"^\d+-\d+$")
 _AGO_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -1,4 +1,5 @@
-"""`Job`: the handle `delay()` and `enqueue()` return: id, status, result.
+"""`Job`: the handle `delay()`, `enqueue()` and `get_job()` return: id, status, result,
+cancel.
 
 Each read has an async twin (`aresult`, `astatus`) on redis.asyncio, for code that runs an
 event loop."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from taskq.errors import JobFailedError, JobNotFoundError, ResultTimeoutError
 from taskq.events import END_EVENTS, START, AsyncEventFeed, Cursor, Event, EventFeed, since_id
@@ -17,14 +18,21 @@ from taskq.store import RedisStore
 if TYPE_CHECKING:
     from taskq.store.aio import AsyncStore
 
+ENDED = ("done", "dead", "cancelled", "expired")
+CancelOutcome = Literal["cancelled", "requested", "done", "dead", "expired"]
+
 
 class Job:
-    """A handle on one enqueued job. Cheap: it holds only the id, queue and a store."""
+    """A handle on one enqueued job. Cheap: it holds only the id, queue and a store.
+
+    `existing` is True when the enqueue that returned this handle found a job already holding
+    its `unique_key` or `idempotency_key` and added nothing."""
 
     def __init__(self, job_id: str, queue: str, store: RedisStore | None = None,
-                 astore: AsyncStore | None = None) -> None:
+                 astore: AsyncStore | None = None, *, existing: bool = False) -> None:
         self.id = job_id
         self.queue = queue
+        self.existing = existing
         self._given_store = store
         self._astore = astore
         self._record: dict[str, str] = {}
@@ -60,7 +68,7 @@ class Job:
         return record
 
     def status(self) -> str:
-        """queued, scheduled, active, done or dead."""
+        """queued, scheduled, active, done, dead, cancelled or expired."""
         return self.refresh()["status"]
 
     async def astatus(self) -> str:
@@ -82,10 +90,21 @@ class Job:
     def history(self) -> list[dict[str, Any]]:
         return self._store.history(self.queue, self.id)
 
+    def cancel(self, force: bool = False) -> CancelOutcome:
+        """Cancel the job, decided once on the server. A queued or scheduled job is removed
+        and ends `cancelled` ("cancelled"); a running one is told (`current_job().cancelled`)
+        and, with `force`, its worker child is killed within about a second and the job ends
+        `cancelled`, never retried ("requested"). A job that already ended is left alone and
+        its status returned ("done", "dead", "expired", or "cancelled")."""
+        outcome = self._store.cancel(self.queue, self.id, force)
+        if outcome == "missing":
+            raise self._missing()
+        return outcome  # type: ignore[return-value]
+
     def result(self, timeout: float | None = None) -> Any:
         """The task's return value. Blocks on the server (no polling) until the job is done,
-        up to `timeout` seconds (None: forever). Raises JobFailedError for a dead job and
-        ResultTimeoutError when time runs out."""
+        up to `timeout` seconds (None: forever). Raises JobFailedError for a job that ended
+        dead, cancelled or expired, and ResultTimeoutError when time runs out."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             done, value, left = self._outcome(self._store.watch(self.queue, self.id),
@@ -116,8 +135,9 @@ class Job:
         self._record = record
         if record["status"] == "done":
             return True, json.loads(record.get("result", "null")), 0.0
-        if record["status"] == "dead":
-            raise JobFailedError(self.id, "dead", record.get("error") or record.get("reason"))
+        if record["status"] in ENDED:  # dead, cancelled, expired
+            raise JobFailedError(self.id, record["status"],
+                                 record.get("error") or record.get("reason"))
         left = 5.0 if deadline is None else deadline - time.monotonic()
         if left <= 0:
             raise ResultTimeoutError(
@@ -165,3 +185,21 @@ class Job:
                     yield event
         finally:
             await client.aclose()
+
+
+def get_job(job_id: str, queue: str | None = None, *, store: RedisStore | None = None) -> Job:
+    """The job with this id, from the id alone: what a web view that shows or cancels a job
+    needs. Ids taskq generates name their queue, so the lookup is one EXISTS in that queue's
+    slot (Cluster-safe); for an id you chose (`job_id=`), give `queue`, or every known queue
+    is checked. Raises JobNotFoundError when no record is left (wrong id, or expired)."""
+    from taskq.keys import check_queue_name
+    from taskq.producer import default_store
+
+    store = store or default_store()
+    found = store.find_job_queue(job_id, [check_queue_name(queue)] if queue else [])
+    if found is None:
+        where = f"queue {queue!r}" if queue else "any queue"
+        raise JobNotFoundError(
+            f"no job {job_id} in {where}: wrong id, or it finished more than the result TTL "
+            f"ago and its record expired")
+    return Job(job_id, found, store)

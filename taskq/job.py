@@ -32,8 +32,25 @@ HIGH, NORMAL, LOW = 1, 0, -1
 PRIORITIES = (HIGH, NORMAL, LOW)
 
 
-def new_job_id() -> str:
-    return os.urandom(16).hex()  # 128 random bits, as uuid4 has, without its overhead
+QUEUE_MARK = "@"  # never in a queue name nor in hex
+
+
+def new_job_id(queue: str = "default") -> str:
+    """128 random bits, as uuid4 has, without its overhead; `@queue` appended for any queue
+    but "default" (when it fits the 64 bytes), so a job can be found from its id alone."""
+    token = os.urandom(16).hex()
+    if queue == "default" or len(token) + 1 + len(queue.encode()) > MAX_ID_BYTES:
+        return token
+    return f"{token}{QUEUE_MARK}{queue}"
+
+
+def queue_of_id(job_id: str) -> str | None:
+    """The queue a generated id names ("default" for a bare one), or None when the id does
+    not say (a caller's own job_id): then the queue must be given or searched."""
+    token, mark, queue = job_id.partition(QUEUE_MARK)
+    if len(token) != 32 or not all(c in "0123456789abcdef" for c in token):
+        return None
+    return queue if mark else "default"
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,9 @@ class Payload:
     # A workflow step that takes its parents' results (taskq/workflows.py): {"mode": "chain"
     # or "group", "parents": ["queue|id", ...]}. Left out of the encoding when None.
     inputs: dict[str, Any] | None = None
+    # Optional fields, left out of the bytes while None (most jobs use none of them):
+    expires_at: float | None = None  # epoch s: not started by then, the job ends 'expired'
+    keep_result: int | None = None  # s the result is kept at least (idempotency keys)
     # HIGH (1), NORMAL (0) or LOW (-1): the line it waits in within its queue. Encoded last,
     # and only when not NORMAL: fetch.lua and place.lua read it off the payload's end.
     priority: int = 0
@@ -65,9 +85,8 @@ class Payload:
     def encode(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies the arguments. `id` must come first: the
         # fetch script reads it with a pattern instead of decoding the payload.
-        out = {name: getattr(self, name) for name in _FIELD_ORDER}
-        if out["inputs"] is None:
-            del out["inputs"]
+        out = {name: value for name in _FIELD_ORDER
+               if (value := getattr(self, name)) is not None or name not in _OPTIONAL}
         if not out["priority"]:
             del out["priority"]
         return get_serializer(self.serializer).dumps(out)
@@ -92,6 +111,7 @@ class Payload:
 
 
 _FIELD_ORDER = tuple(f.name for f in fields(Payload))
+_OPTIONAL = frozenset({"inputs", "expires_at", "keep_result"})  # left out while None
 _FIELDS = set(_FIELD_ORDER)
 
 
@@ -143,6 +163,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "enqueued_at": (int, float), "timeout": (int, float, type(None)),
     "eta": (int, float, type(None)), "serializer": (str,), "inputs": (dict, type(None)),
     "priority": (int,),
+    "expires_at": (int, float, type(None)), "keep_result": (int, type(None)),
 }
 
 

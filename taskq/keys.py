@@ -143,6 +143,19 @@ class Keys:
         """The rate limiter's next free start time (ms) for one limit; expires when idle."""
         return self._q(queue, "limit", name, "tat")
 
+    def unique(self, queue: str, key: str) -> str:
+        """String: id of the job holding `unique_key` (TTL: unique_for)."""
+        return self._q(queue, "unique", key)
+
+    def idempotency(self, queue: str, key: str) -> str:
+        """String: id of the job holding `idempotency_key` (TTL: idempotency_ttl)."""
+        return self._q(queue, "idem", key)
+
+    def periodic(self, queue: str) -> str:
+        """Hash of the periodic schedules whose jobs go to this queue: per schedule its last
+        tick, last job, spec (a few fields per schedule name ever run; no TTL)."""
+        return self._q(queue, "periodic")
+
     # --- global --------------------------------------------------------------------------
     def queues(self) -> str:
         """Set of queue names ever enqueued to (for stats and admin)."""
@@ -173,4 +186,5 @@ class Keys:
             self.limit_holders(queue, "t"), self.limit_parked(queue, "t"),
             self.limit_slot(queue, "t"),
             self.known_tasks(queue),
+            self.unique(queue, "k"), self.idempotency(queue, "k"), self.periodic(queue),
         ]

@@ -21,14 +21,15 @@ SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
     "import_dead", "claim", "watch", "lease", "guard", "prune_departed", "progress",
     "acquire", "release", "enqueue_waiting", "link", "resolve",
-    "publish_tasks", "bounce",
+    "publish_tasks", "bounce", "cancel", "close",
 )
 
 
 # Scripts that run other transitions' bodies as functions, so that their logic is written
 # once: name -> the scripts it calls.
 COMPOSITES = {"ack_fetch": ("ack", "fetch"), "enqueue_many": ("enqueue",),
-              "enqueue": ("place",), "promote": ("place",)}
+              "enqueue": ("place",), "promote": ("place",),
+              "enqueue_guarded": ("enqueue",), "tick": ("enqueue",)}
 
 
 # The event stream's helper (emit.lua), placed at the top of every script that calls emit().

@@ -10,9 +10,10 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from taskq import control, hooks
 from taskq.errors import BadArgumentsError, ConfigurationError, TaskqError, UnknownTaskError
 from taskq.handle import Job
 
@@ -44,6 +45,9 @@ class DuplicateJobError(TaskqError):
     """A job with this id is still pending; ids given to enqueue(job_id=...) must be unique."""
 
 
+ExceptionTypes = tuple[type[BaseException], ...]
+
+
 @dataclass(frozen=True)
 class TaskOptions:
     queue: str = DEFAULT_QUEUE
@@ -54,6 +58,9 @@ class TaskOptions:
     limits: LimitSpec = field(default_factory=LimitSpec)
     on: tuple[str, ...] = ()  # event names this task subscribes to (taskq.emit)
     priority: int = NORMAL  # HIGH, NORMAL or LOW: its line within the queue
+    expires: float | None = None  # s after enqueue; not started by then: ends 'expired'
+    retry_on: ExceptionTypes | None = None  # only these exceptions are retried
+    dont_retry_on: ExceptionTypes = ()  # these go to dead letters at once
 
     def __post_init__(self) -> None:
         check_queue_name(self.queue)
@@ -61,8 +68,20 @@ class TaskOptions:
             raise ConfigurationError("retries must be 0 or more")
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigurationError("timeout must be positive (or None for no limit)")
+        check_expires(self.expires)
+        for name in ("retry_on", "dont_retry_on"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, tuple) and all(
+                    isinstance(t, type) and issubclass(t, BaseException) for t in value)):
+                raise ConfigurationError(
+                    f"{name} must be a tuple of exception classes, got {value!r}")
         get_serializer(self.serializer)
         check_priority(self.priority)
+
+
+def check_expires(expires: float | None) -> None:
+    if expires is not None and (not isinstance(expires, (int, float)) or expires <= 0):
+        raise ConfigurationError(f"expires must be a number of seconds > 0, got {expires!r}")
 
 
 class Task(Generic[P, R]):
@@ -110,6 +129,11 @@ class Task(Generic[P, R]):
         queue: str | None = None,
         retries: int | None = None,
         timeout: float | None = None,
+        expires: float | None = None,
+        unique_key: str | None = None,
+        unique_for: float = 3600,
+        idempotency_key: str | None = None,
+        idempotency_ttl: float = 24 * 3600,
         store: RedisStore | None = None,
         depends_on: Sequence[Job] | None = None,
         on_parent_failure: str = "dead",
@@ -124,20 +148,48 @@ class Task(Generic[P, R]):
         the parents' results come first in the arguments. `on_commit`: check now, send when
         the current database transaction commits (nothing if it rolls back; see
         taskq.oncommit); the returned Job's id is already fixed. `priority`: taskq.HIGH,
-        NORMAL or LOW, its line within the queue (default: the task's)."""
+        NORMAL or LOW, its line within the queue (default: the task's).
+        `expires`: seconds from now; not started by then, it never runs and ends 'expired'.
+        `unique_key`: while a job holding it is pending or running (at most `unique_for`
+        s), return that job instead (`job.existing` is True). `idempotency_key`: the same,
+        and once that job succeeded, return it with its stored result, for
+        `idempotency_ttl` s: it never runs again."""
+        guard = control.guard_of(unique_key, unique_for, idempotency_key, idempotency_ttl)
+        if guard is not None and (depends_on or on_commit):
+            raise ConfigurationError("unique_key and idempotency_key do not combine with "
+                                     "depends_on or on_commit; enqueue without them")
         payload = self.build(args, kwargs, delay=delay, eta=eta, job_id=job_id, queue=queue,
                              retries=retries, timeout=timeout, depends_on=depends_on,
-                             inputs=inputs, priority=priority)
+                             inputs=inputs, priority=priority,
+                             expires=expires)
         store = store or _default_store()
-        send = lambda: _send(store, payload, depends_on, on_parent_failure)  # noqa: E731
+        if guard is not None:
+            return self._enqueue_guarded(store, payload, guard)
+        job = Job(payload.id, payload.queue, store)
+
+        def send() -> None:
+            _send(store, payload, depends_on, on_parent_failure)
+            hooks.enqueued(job, self.name, False)
+
         if on_commit:
             from taskq import oncommit
 
             oncommit.defer(send)
         else:
             send()
-        return Job(payload.id, payload.queue, store)
+        return job
 
+    def _enqueue_guarded(self, store: RedisStore, payload: Payload, guard: control.Guard
+                         ) -> Job:
+        if guard.kind == "idempotent":
+            payload = replace(payload, keep_result=guard.ttl)
+        outcome, found = store.enqueue_guarded(payload, guard.kind, guard.key, guard.ttl)
+        existing = outcome == "existing"
+        if outcome != 1 and not existing:
+            raise DuplicateJobError(f"job id {payload.id!r} is already {outcome}")
+        job = Job(found, payload.queue, store, existing=existing)
+        hooks.enqueued(job, self.name, existing)
+        return job
     def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """`delay`, sent only when the current database transaction commits."""
         return self.enqueue(args=args, kwargs=kwargs, on_commit=True)
@@ -190,7 +242,10 @@ class Task(Generic[P, R]):
         refused = [p.id for p, o in zip(payloads, outcomes, strict=True) if o != 1]
         if refused:
             raise DuplicateJobError(f"job ids already pending, not enqueued again: {refused}")
-        return [Job(p.id, p.queue, store) for p in payloads]
+        jobs = [Job(p.id, p.queue, store) for p in payloads]
+        for job in jobs:
+            hooks.enqueued(job, self.name, False)
+        return jobs
 
     def build(
         self, args: Sequence[Any], kwargs: Mapping[str, Any] | None, *,
@@ -198,6 +253,7 @@ class Task(Generic[P, R]):
         queue: str | None = None, retries: int | None = None, timeout: float | None = None,
         depends_on: Sequence[Job] | None = None, inputs: str | None = None,
         priority: int | None = None,
+        expires: float | None = None,
     ) -> Payload:
         """Check a call and turn it into a payload, without touching Redis."""
         if self.name.startswith("__main__."):
@@ -221,6 +277,13 @@ class Task(Generic[P, R]):
                 raise ConfigurationError("delay must be 0 or more seconds")
             eta = time.time() + delay
         opts = self.options
+        check_expires(expires)
+        expires = opts.expires if expires is None else expires
+        enqueued_at = time.time()
+        if expires is not None and eta is not None and eta >= enqueued_at + expires:
+            raise ConfigurationError(
+                f"the job would expire ({expires} s after enqueue) before it is due; "
+                f"give a longer expires or a shorter delay")
         if retries is not None and (not isinstance(retries, int) or retries < 0):
             raise ConfigurationError(f"retries must be a whole number >= 0, got {retries!r}")
         if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
@@ -229,13 +292,14 @@ class Task(Generic[P, R]):
             raise ConfigurationError(
                 f"job_id must be a str of 1 to {MAX_ID_BYTES} bytes, not starting with "
                 f"'{FOREIGN_ID_PREFIX}' (reserved), got {job_id!r}")
+        target = check_queue_name(queue) if queue else opts.queue
         return Payload(
-            id=job_id or new_job_id(), task=self.name,
-            queue=check_queue_name(queue) if queue else opts.queue,
+            id=job_id or new_job_id(target), task=self.name, queue=target,
             args=args, kwargs=kwargs,
             retries=opts.retries if retries is None else retries,
             timeout=opts.timeout if timeout is None else timeout,
-            eta=eta, serializer=opts.serializer,
+            eta=eta, serializer=opts.serializer, enqueued_at=enqueued_at,
+            expires_at=None if expires is None else enqueued_at + expires,
             inputs={"mode": inputs, "parents": [f"{p.queue}|{p.id}" for p in depends_on or ()]}
             if inputs else None,
             priority=opts.priority if priority is None else check_priority(priority),
@@ -289,6 +353,8 @@ def task(
     timeout: float | None = ..., backoff: Backoff | None = ..., serializer: str = ...,
     rate: str | None = ..., concurrency: int | None = ..., limit_key: str | None = ...,
     on: str | Sequence[str] = ..., priority: int = ...,
+    expires: float | None = ..., retry_on: ExceptionTypes | None = ...,
+    dont_retry_on: ExceptionTypes = ...,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -296,17 +362,22 @@ def task(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
          queue: str = DEFAULT_QUEUE, retries: int = 3, timeout: float | None = 300.0,
          backoff: Backoff | None = None, serializer: str = "json", rate: str | None = None,
          concurrency: int | None = None, limit_key: str | None = None,
-         on: str | Sequence[str] = (), priority: int = NORMAL) -> Any:
+         on: str | Sequence[str] = (), priority: int = NORMAL, expires: float | None = None,
+         retry_on: ExceptionTypes | None = None, dont_retry_on: ExceptionTypes = ()) -> Any:
     """Register a function as a task: `@task` or `@task(queue=..., retries=..., ...)`.
 
     `rate="100/m"` and `concurrency=5` limit its starts and its running jobs across every
     worker (enforced on the server); `limit_key="customer_id"` applies them per value of that
     argument. A job held back waits (parked or scheduled), it does not fail.
-    `on="order.created"`: `taskq.emit("order.created", data)` enqueues this task with data."""
+    `on="order.created"`: `taskq.emit("order.created", data)` enqueues this task with data.
+    `expires`: seconds after enqueue after which a job not started never runs.
+    `retry_on` / `dont_retry_on`: exception classes that are retried (only those) / never
+    retried (dead letter at once, the reason says why)."""
     options = TaskOptions(queue=queue, retries=retries, timeout=timeout,
                           backoff=backoff or Backoff(), serializer=serializer,
                           limits=LimitSpec(concurrency, rate, limit_key),
-                          on=(on,) if isinstance(on, str) else tuple(on), priority=priority)
+                          on=(on,) if isinstance(on, str) else tuple(on), priority=priority,
+                          expires=expires, retry_on=retry_on, dont_retry_on=dont_retry_on)
 
     def register(f: Callable[P, R]) -> Task[P, R]:
         task_name = name or f"{f.__module__}.{f.__qualname__}"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+import taskq
 from taskq.config import Settings
 from taskq.store import RedisStore
 from tests.helpers import drain
@@ -22,8 +23,7 @@ def client(settings: Settings, store: RedisStore) -> Iterator[FlaskClient]:
     app.config["TESTING"] = True
     with app.test_client() as c:
         yield c
-    if app.extensions["taskq_store"] is not None:
-        app.extensions["taskq_store"].client.close()
+    taskq.configure(None)
 
 
 def post(client: FlaskClient, body: dict[str, Any]) -> Any:
@@ -44,7 +44,7 @@ def test_post_enqueues_and_get_shows_the_result_once_a_worker_ran_it(client, sto
 
 def test_get_shows_the_error_of_a_dead_job(client, store) -> None:
     job_id = make_dead(store, error="card declined for order 9")
-    status = client.get(f"/jobs/default/{job_id}").get_json()
+    status = client.get(f"/jobs/{job_id}").get_json()
     assert (status["status"], status["error"]) == ("dead", "card declined for order 9")
 
 
@@ -82,12 +82,35 @@ def test_a_body_that_is_not_a_json_object_says_so(client, store, data, content_t
 
 
 def test_unknown_job_is_404_and_bad_queue_name_400(client) -> None:
-    assert client.get("/jobs/default/nope").status_code == 404
-    assert client.get("/jobs/no{pe}/x").status_code == 400
+    assert client.get("/jobs/nope").status_code == 404
+    assert client.get("/jobs/x?queue=no{pe}").status_code == 400
+
+
+def test_a_job_of_another_queue_is_found_from_its_id_and_cancelled(client, store) -> None:
+    from workers import example
+
+    job = example.send_welcome_email.enqueue(args=["a@b.c"], queue="mail", delay=60)
+    assert job.queue == "mail" and job.id.endswith("@mail")
+    assert client.get(f"/jobs/{job.id}").get_json()["status"] == "scheduled"
+    response = client.post(f"/jobs/{job.id}/cancel")
+    assert (response.status_code, response.get_json()["outcome"]) == (200, "cancelled")
+    shown = client.get(f"/jobs/{job.id}").get_json()
+    assert (shown["queue"], shown["status"]) == ("mail", "cancelled")
+    assert client.post(f"/jobs/{job.id}/cancel").get_json()["outcome"] == "cancelled"
+
+
+def test_the_web_app_uses_only_the_public_api() -> None:
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "webapp" / "__init__.py").read_text()
+    imports = [line for line in source.splitlines()
+               if line.startswith(("from taskq", "import taskq"))]
+    assert imports and all(line in ("import taskq", "from taskq import (") for line in imports)
 
 
 def test_redis_down_is_503(tmp_path) -> None:
     app = create_app(Settings(url=f"redis://127.0.0.1:{free_port()}/0", home=tmp_path))
     response = app.test_client().post("/jobs", json={"task": "add", "args": [1, 2]})
+    taskq.configure(None)
     assert response.status_code == 503
     assert "unavailable" in response.get_json()["error"]

@@ -6,7 +6,11 @@ share the embedded server in .taskq/.
 
     curl -X POST localhost:5000/jobs -H 'content-type: application/json' \
          -d '{"task": "add", "args": [2, 3]}'
-    curl localhost:5000/jobs/default/<id>
+    curl localhost:5000/jobs/<id>
+    curl -X POST localhost:5000/jobs/<id>/cancel -d '{"force": true}' \
+         -H 'content-type: application/json'
+
+It uses only taskq's public API: `taskq.configure`, `Task.enqueue`, `taskq.get_job`.
 """
 
 from __future__ import annotations
@@ -14,20 +18,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, jsonify, request, url_for
 
+import taskq
 from taskq import (
     BadArgumentsError,
     ConfigurationError,
-    Job,
     JobNotFoundError,
     Settings,
     StoreError,
     Task,
 )
-from taskq.connection import connect
-from taskq.keys import check_queue_name
-from taskq.store import RedisStore
 from workers import example
 
 # Only these tasks may be started from the web: a request must never name an arbitrary task.
@@ -47,23 +48,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     read here rather than at import time; Redis is first contacted on the first request."""
     app = Flask(__name__)
     app.config["TASKQ_SETTINGS"] = settings or Settings.from_env()
-    app.extensions["taskq_store"] = None
+    taskq.configure(app.config["TASKQ_SETTINGS"])  # the process's producer connection
     app.register_blueprint(views)
     return app
-
-
-def store() -> RedisStore:
-    """One store (one connection pool) per app, built on first use."""
-    if current_app.extensions["taskq_store"] is None:
-        cfg = current_app.config["TASKQ_SETTINGS"]
-        current_app.extensions["taskq_store"] = RedisStore(connect(cfg), cfg)
-    return current_app.extensions["taskq_store"]  # type: ignore[no-any-return]
 
 
 @views.get("/")
 def index() -> Any:
     return jsonify(tasks=sorted(WEB_TASKS), enqueue="POST /jobs {task, args, kwargs}",
-                   status="GET /jobs/<queue>/<id>")
+                   status="GET /jobs/<id>", cancel="POST /jobs/<id>/cancel {force}")
 
 
 @views.post("/jobs")
@@ -79,28 +72,43 @@ def enqueue() -> Any:
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         return jsonify(error="args must be a list and kwargs an object"), 400
     try:
-        job = task.enqueue(args=args, kwargs=kwargs, store=store())
+        job = task.enqueue(args=args, kwargs=kwargs)
     except BadArgumentsError as exc:
         return jsonify(error=str(exc)), 400
-    location = url_for("jobs.status", queue=job.queue, job_id=job.id)
+    location = url_for("jobs.status", job_id=job.id)
     return jsonify(id=job.id, queue=job.queue, status_url=location), 202, {"Location": location}
 
 
-@views.get("/jobs/<queue>/<job_id>")
-def status(queue: str, job_id: str) -> Any:
+@views.get("/jobs/<job_id>")
+def status(job_id: str) -> Any:
+    """The job's status from its id alone (`?queue=` only for ids chosen by the caller)."""
     try:
-        record = Job(job_id, check_queue_name(queue), store()).refresh()
+        job = taskq.get_job(job_id, request.args.get("queue"))
+        record = job.refresh()
     except ConfigurationError as exc:
         return jsonify(error=str(exc)), 400
     except JobNotFoundError as exc:
         return jsonify(error=str(exc)), 404
-    out: dict[str, Any] = {"id": job_id, "queue": queue, "status": record["status"],
+    out: dict[str, Any] = {"id": job_id, "queue": job.queue, "status": record["status"],
                            "task": record.get("task")}
     if record["status"] == "done":
         out["result"] = json.loads(record.get("result", "null"))
-    elif record["status"] == "dead":
+    elif record["status"] in ("dead", "cancelled", "expired"):
         out["error"] = record.get("error") or record.get("reason")
     return jsonify(out)
+
+
+@views.post("/jobs/<job_id>/cancel")
+def cancel(job_id: str) -> Any:
+    force = bool((request.get_json(silent=True) or {}).get("force"))
+    try:
+        outcome = taskq.get_job(job_id, request.args.get("queue")).cancel(force=force)
+    except ConfigurationError as exc:
+        return jsonify(error=str(exc)), 400
+    except JobNotFoundError as exc:
+        return jsonify(error=str(exc)), 404
+    code = 200 if outcome in ("cancelled", "requested") else 409
+    return jsonify(id=job_id, outcome=outcome), code
 
 
 @views.app_errorhandler(StoreError)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from taskq.admin import inspect, render
+from taskq.admin import control_commands, inspect, render
 from taskq.admin.dead_commands import dead
 from taskq.admin.events_command import events
 from taskq.admin.options import (
@@ -25,7 +25,10 @@ EXIT_PROBLEM = 1  # same meaning as taskq.cli.EXIT_PROBLEM
 
 def register(group: click.Group) -> None:
     """Attach the admin commands to the main group."""
-    for command in (stats, job, workers, queues, doctor, dead, events):
+    job.add_command(show)
+    job.add_command(control_commands.cancel)
+    for command in (stats, job, workers, queues, doctor, dead, control_commands.queue_group,
+                    control_commands.periodic_list, events):
         group.add_command(command)
 
 
@@ -72,13 +75,27 @@ def _show_stats(rows: list[inspect.QueueStats], now: float, as_json: bool, watch
         click.echo(f"UNSERVED: {note}")
 
 
-@click.command()
+class JobGroup(click.Group):
+    """`taskq job ID` is `taskq job show ID`, as it always was."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] != "--help":
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=JobGroup)
+def job() -> None:
+    """One job: `taskq job ID` (its story) or `taskq job cancel ID [--force]`."""
+
+
+@click.command("show")
 @click.argument("job_id")
 @queue_option("Look only in this queue.")
 @json_option
 @url_option
 @prefix_option
-def job(job_id: str, queues: tuple[str, ...], as_json: bool, url: str | None,
+def show(job_id: str, queues: tuple[str, ...], as_json: bool, url: str | None,
         prefix: str | None) -> None:
     """A job's full story: status, payload, result or error, and history."""
     with open_store(url, prefix) as store:

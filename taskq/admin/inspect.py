@@ -233,23 +233,20 @@ def _json_list(text: str | None) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-@translate_errors
 def find_queue(store: RedisStore, job_id: str, queues: list[str]) -> str:
-    """The queue that keeps a record of this job id."""
-    pipe = store.client.pipeline(transaction=False)
-    for q in queues:
-        pipe.exists(store.keys.job(q, job_id))
-    for q, exists in zip(queues, pipe.execute(), strict=True):
-        if exists:
-            return q
-    raise JobNotFoundError(
-        f"no job {job_id} in queues {', '.join(queues) or '(none yet)'}: wrong id, or it "
-        f"finished more than the result TTL ago and its record expired")
+    """The queue that keeps a record of this job id (O(1) for generated ids)."""
+    found = store.find_job_queue(job_id, queues)
+    if found is None:
+        raise JobNotFoundError(
+            f"no job {job_id} in {'queues ' + ', '.join(queues) if queues else 'any queue'}: "
+            f"wrong id, or it "
+            f"finished more than the result TTL ago and its record expired")
+    return found
 
 
 def job_story(store: RedisStore, job_id: str, queues: tuple[str, ...] = ()) -> JobStory:
     """Everything kept about one job: record, decoded payload and history."""
-    queue = find_queue(store, job_id, queue_names(store, queues))
+    queue = find_queue(store, job_id, [check_queue_name(q) for q in queues])
     record = store.job_record(queue, job_id)
     history = store.history(queue, job_id)
     raw = record.get("payload", "")

@@ -11,7 +11,14 @@
 -- ARGV[1] encoded payload held   ARGV[2] job id   ARGV[3] time of death in ms
 -- ARGV[4] history entry          ARGV[5] derived id   ARGV[6..] field, value pairs
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
--- Returns 1 when dead-lettered (under either id; 2: see the end), 0 when fenced.
+-- Returns 1 when dead-lettered (under either id; 2: see the end), 0 when fenced, -1 when a
+-- cancel was requested (nothing written).
+if redis.call('HEXISTS', KEYS[2], 'cancel') == 1
+    and redis.call('HGET', KEYS[2], 'payload') == ARGV[1] then
+  -- A cancel was requested while it ran: it is not retried nor dead; the worker ends it
+  -- 'cancelled' with close.lua (which also checks that it still holds this delivery).
+  return -1
+end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end

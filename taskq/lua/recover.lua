@@ -14,6 +14,9 @@
 -- ("ready" | "scheduled" | "dead"), score (due or death time, ms), history entry,
 -- hash fields as a JSON object
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
+-- ARGV[6 + 7N] result TTL in seconds (for jobs ending 'cancelled')
+-- A job whose hash carries a 'cancel' request (cancel.lua) ends 'cancelled' whatever the
+-- plan said: never requeued, retried or dead (a force cancel kills the child, then this).
 -- Returns {moved, left}: the number of jobs moved and of jobs still held (taken after the
 -- caller read the list; the lease is then kept, so the caller or a later scan retries);
 -- {-1, 0} when the lease is still alive.
@@ -32,12 +35,24 @@ for i = 0, tonumber(ARGV[5]) - 1 do
   local job, history = KEYS[8 + i * 3], KEYS[9 + i * 3]
   if redis.call('LREM', KEYS[2], 1, held) == 1 then
     moved = moved + 1
+    if redis.call('HEXISTS', job, 'cancel') == 1 then
+      dest = 'cancelled'
+    end
     local fields = {}
     for k, v in pairs(cjson.decode(ARGV[a + 6])) do
       fields[#fields + 1] = k
       fields[#fields + 1] = v
     end
-    if dest == 'dead' then
+    if dest == 'cancelled' then
+      local ttl = ARGV[6 + tonumber(ARGV[5]) * 7]
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      fields = {'reason', 'cancelled', 'ended_at', now}
+      redis.call('RPUSH', KEYS[10 + i * 3], 'cancelled')
+      redis.call('EXPIRE', KEYS[10 + i * 3], ttl)
+      redis.call('EXPIRE', job, ttl)
+      redis.call('EXPIRE', history, ttl)
+    elseif dest == 'dead' then
       redis.call('ZADD', KEYS[5], ARGV[a + 4], id)
       redis.call('PERSIST', job)
       redis.call('PERSIST', history)
@@ -59,8 +74,13 @@ for i = 0, tonumber(ARGV[5]) - 1 do
     if mark ~= '?' and mark ~= id then
       redis.call('HDEL', KEYS[6], mark)
     end
-    redis.call('RPUSH', history, ARGV[a + 5])
-    emit('recovered', id, 'to', dest, 'detail', ARGV[a + 5])
+    local entry = ARGV[a + 5]
+    if dest == 'cancelled' then
+      local t = redis.call('TIME')
+      entry = cjson.encode({at = tonumber(t[1]) + tonumber(t[2]) / 1e6, event = 'cancelled'})
+    end
+    redis.call('RPUSH', history, entry)
+    emit(dest == 'cancelled' and 'cancelled' or 'recovered', id, 'to', dest, 'detail', entry)
   end
 end
 local left = redis.call('LLEN', KEYS[2])

@@ -9,7 +9,14 @@
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
 -- A payload that is not its record's own (the job hash holds other bytes: it reuses a live
 -- job's id) is scheduled without touching that record.
--- Returns 1 when scheduled (with or without the record), 0 when fenced.
+-- Returns 1 when scheduled (with or without the record), 0 when fenced, -1 when a cancel
+-- was requested (nothing written).
+if redis.call('HEXISTS', KEYS[2], 'cancel') == 1
+    and redis.call('HGET', KEYS[2], 'payload') == ARGV[1] then
+  -- A cancel was requested while it ran: it is not retried nor dead; the worker ends it
+  -- 'cancelled' with close.lua (which also checks that it still holds this delivery).
+  return -1
+end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end

@@ -8,6 +8,7 @@
 - `workflows`: jobs waiting for parents, links, resolution;
 - `progress`: progress and metadata a running job writes onto its record.
 - `routing`: which tasks live workers know, and handing back a job this worker cannot run.
+- `control`: cancel, close (expired, cancelled), unique/idempotent enqueue, periodic tick.
 
 Every transition is one Lua script (or one command) so that a job id sits in exactly one
 place at every instant: ready list, a worker's active list, scheduled set, or dead set.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from taskq.records import Delivery, Release, field_value, flat, history_entry
 from taskq.store.base import StoreBase, now_ms, translate_errors
+from taskq.store.control import Control
 from taskq.store.leases import Leases
 from taskq.store.limits import Limits
 from taskq.store.progress import Progress
@@ -26,7 +28,7 @@ from taskq.store.transitions import Transitions
 from taskq.store.workflows import Workflows
 
 
-class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows, Routing):
+class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows, Routing, Control):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 

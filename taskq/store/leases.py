@@ -142,7 +142,8 @@ class Leases(StoreBase):
             per_job += [r.held, r.next, r.job_id, r.dest, r.score, r.event,
                         json.dumps({k: safe_text(v) for k, v in r.fields.items()})]
         args = [worker_id, 0, "1" if only_if_expired else "0",
-                "1" if drop_lease else "0", count, *per_job]
+                "1" if drop_lease else "0", count, *per_job,
+                self.settings.result_ttl]
         moved, left = self.scripts.call(self.client, "recover", keys, args)
         return int(moved), int(left)
 

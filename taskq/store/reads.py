@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from taskq.errors import DecodeError
-from taskq.job import decode
+from taskq.job import decode, queue_of_id
 from taskq.store.base import StoreBase, now_ms, translate_errors
 
 
@@ -32,6 +33,25 @@ class Reads(StoreBase):
         if any(ready):
             return 0.0
         return first[0][1] / 1000 if first else None
+
+    @translate_errors
+    def find_job_queue(self, job_id: str, queues: Sequence[str] = ()) -> str | None:
+        """The queue that keeps a record of this job, or None. A generated id names its
+        queue (one EXISTS, in that queue's slot: Cluster-safe); a caller's own id is looked
+        for in `queues`, by default every known queue (one pipeline)."""
+        named = queue_of_id(job_id)
+        if named is not None and (not queues or named in queues) and self.client.exists(
+                self.keys.job(named, job_id)):
+            return named
+        candidates = list(queues) or sorted(
+            q.decode() for q in self.client.smembers(self.keys.queues()))
+        pipe = self.client.pipeline(transaction=False)
+        for q in candidates:
+            pipe.exists(self.keys.job(q, job_id))
+        for q, exists in zip(candidates, pipe.execute(), strict=True):
+            if exists:
+                return q
+        return None
 
     @translate_errors
     def history(self, queue: str, job_id: str) -> list[dict[str, Any]]:

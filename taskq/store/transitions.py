@@ -21,6 +21,7 @@ from taskq.store.base import (
     retry_connection,
     translate_errors,
 )
+from taskq.store.control import cancel_checked
 
 
 class Transitions(StoreBase):
@@ -138,7 +139,10 @@ class Transitions(StoreBase):
         minute = int(time.time() // 60)
         keys = [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
                 k.counter(q, "done", minute), k.notify(q, jid)]
-        args = [d.raw, jid, self.settings.result_ttl, *flat(fields)]
+        ttl = self.settings.result_ttl
+        if d.payload is not None and d.payload.keep_result:  # an idempotency key's result
+            ttl = max(ttl, d.payload.keep_result)  # outlives the key
+        args = [d.raw, jid, ttl, *flat(fields)]
         return keys, args
 
     @translate_errors
@@ -166,14 +170,14 @@ class Transitions(StoreBase):
               event: str, fields: dict[str, Any]) -> bool:
         k, q, jid = self.keys, d.queue, d.job_id
         minute = int(time.time() // 60)
-        return bool(self.scripts.call(
+        return bool(cancel_checked(self.scripts.call(
             self.client, "retry",
             [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
              k.scheduled(q), k.counter(q, "failed", minute)],
             [d.raw, nxt.encode(), jid, due_ms, "1" if count_failure else "0",
              history_entry(event, worker=d.worker_id, attempt=_attempt(d), due=due_ms / 1000),
              *flat(fields)],
-        ))
+        )))
 
     @translate_errors
     def dead_letter(self, d: Delivery, event: str, fields: dict[str, Any]) -> int:
@@ -184,7 +188,7 @@ class Transitions(StoreBase):
         base = {"payload": d.raw, "queue": q}
         if d.payload is not None:
             base["task"] = d.payload.task
-        return int(self.scripts.call(
+        return cancel_checked(self.scripts.call(
             self.client, "dead",
             [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
              k.dead(q), k.counter(q, "failed", minute), k.notify(q, jid),

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from taskq import hooks
 from taskq.config import Settings
 from taskq.connection import connect
 from taskq.errors import LeaseLostError, StoreError
@@ -96,6 +97,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     except StoreError as exc:
         log.error("worker-register-failed", error=str(exc))
         return EXIT_ERROR
+    hooks.worker_started(worker_id)
     heartbeat = Heartbeat(store, worker_id, spec.queues,
                           on_beat=lambda: store.publish_tasks(spec.queues, known_task_names()))
     heartbeat.start()
@@ -120,6 +122,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
     if code == EXIT_OK and budget.spent and not stop.is_set():
         code = EXIT_RECYCLE
     heartbeat.halt()
+    hooks.worker_stopped(worker_id)
     if heartbeat.lost.is_set() or code == EXIT_LEASE_LOST:
         return EXIT_LEASE_LOST
     if code == EXIT_ERROR:

@@ -5,6 +5,9 @@
 | returned                                 | ack: result stored with a TTL, job done        |
 | raised, retries left                     | retry: scheduled after backoff, attempt + 1   |
 | raised, no retries left                  | dead letter: "failed", with the traceback      |
+| raised outside retry_on / in dont_retry_on | dead letter at once, the reason names the filter |
+| not started before its expiry (`expires`) | close as "expired": never run                  |
+| retry or dead refused: cancel requested  | close as "cancelled" (decided by the store)    |
 | raised Retry(delay)                      | retry after delay (or backoff), not a failure |
 | raised Retry more than the limit         | dead letter: "retried too often"               |
 | returned what JSON cannot hold           | dead letter: "unserializable-result" (it ran: |
@@ -35,6 +38,7 @@ UNDECODABLE = "undecodable"
 UNKNOWN_TASK = "unknown-task"
 BAD_ARGUMENTS = "bad-arguments"
 BAD_RESULT = "unserializable-result"
+EXPIRED = "expired"
 
 NEVER_RUNNABLE = (UNDECODABLE, UNKNOWN_TASK, BAD_ARGUMENTS)
 DEAD_AT_ONCE = (*NEVER_RUNNABLE, BAD_RESULT)
@@ -52,12 +56,14 @@ class Outcome:
     duration: float = 0.0
     # The exception itself, for in-process callers (taskq.testing's eager mode re-raises it).
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    no_retry: str = ""  # FAILED: why a retry filter refuses a retry ("" when allowed)
 
 
 @dataclass(frozen=True)
 class Action:
-    """ack | retry | dead | bounce. For retry: `next` payload, `due` time, `count_failure`.
-    bounce: the store decides, on the server, between handing it back and dead letters."""
+    """ack | retry | dead | bounce | close. For retry: `next` payload, `due` time,
+    `count_failure`. bounce: the store decides, on the server, between handing it back and
+    dead letters. close: `reason` is the status the job ends with ("expired")."""
 
     kind: str
     reason: str = ""
@@ -74,6 +80,10 @@ def decide(outcome: Outcome, payload: Payload | None, backoff: Backoff, now: flo
         return Action("bounce", reason=UNKNOWN_TASK)
     if outcome.kind in DEAD_AT_ONCE or payload is None:
         return Action("dead", reason=outcome.kind)
+    if outcome.kind == EXPIRED:
+        return Action("close", reason=EXPIRED)
+    if outcome.kind == FAILED and outcome.no_retry:
+        return Action("dead", reason=f"failed: {outcome.no_retry}")
     if outcome.kind == RETRY_REQUESTED:
         if payload.deferrals >= retry_request_limit:
             return Action("dead", reason="retried too often")

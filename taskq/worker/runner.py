@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 import traceback
 from collections import deque
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
+from taskq import control, hooks
 from taskq.context import JobContext, job_context
 from taskq.errors import (
     LeaseLostError,
@@ -28,6 +30,7 @@ from taskq.errors import (
 from taskq.job import Payload
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
+from taskq.store.control import CancelRequested
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
@@ -113,6 +116,8 @@ class Runner:
         self._dry = False  # last non-blocking fetch found nothing: go straight to blocking
         self._lease_lost: LeaseLostError | None = None  # seen while ending a job
         self.gate = LimitGate(store, self.log, _connection_retrying, self.slot.due_at)
+        self._job: JobContext | None = None  # the job run now, once its hooks ran
+        self._ended_as = ""  # "cancelled" when the store turned a retry/dead into a cancel
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -230,19 +235,28 @@ class Runner:
         except TypeError as exc:
             return d.Outcome(d.BAD_ARGUMENTS, error_type="BadArgumentsError",
                              error=f"{payload.task}{task.signature}: {exc}")
+        if control.expired(payload, self.clock()):
+            return d.Outcome(d.EXPIRED, error=f"not started before it expired at "
+                             f"{payload.expires_at:.3f}")
         log = self.log.bind(job_id=payload.id, task=payload.task, queue=payload.queue,
                             attempt=payload.attempt)
         log.info("job-started")
+        ctx = JobContext(payload.id, payload.queue, payload.task, payload.attempt,
+                         lambda: self.store.cancel_requested(payload.queue, payload.id))
         started = time.perf_counter()
+        ctx = _job_context(self.store, payload, log)
         # Hard timeouts run on the monotonic clock (shared by the supervisor on this machine).
-        self.slot.start(payload.id,
-                        self.caller.deadline(task.fn, time.monotonic(), payload.timeout))
+        # No timeout: an infinite deadline, so the slot still shows the job (force cancels).
+        self.slot.start(payload.id, self.caller.deadline(
+            task.fn, time.monotonic(), payload.timeout) or math.inf)
         try:
             args = payload.args
             if payload.inputs:
                 args = [inputs_for(self.store, payload.queue, payload.id, payload.inputs),
                         *args]
-            with job_context(_job_context(self.store, payload, log)):
+            with job_context(ctx):
+                self._job = ctx
+                hooks.before_job(ctx)
                 result = self.caller.call(task.fn, args, payload.kwargs, payload.timeout)
         except CoroutineTimeout as exc:
             return d.Outcome(d.TIMED_OUT, error_type="TimeoutError", error=str(exc),
@@ -253,7 +267,8 @@ class Runner:
         except Exception as exc:
             return d.Outcome(d.FAILED, error_type=type(exc).__name__, error=str(exc),
                              traceback=traceback.format_exc(),
-                             duration=time.perf_counter() - started, exception=exc)
+                             duration=time.perf_counter() - started, exception=exc,
+                             no_retry=control.not_retried(task.options, exc))
         finally:
             self.slot.clear()
         return succeeded(result, time.perf_counter() - started)
@@ -267,6 +282,7 @@ class Runner:
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock(),
                           self.store.settings.retry_request_limit)
+        self._ended_as = ""
         try:
             applied = self._apply(delivery, outcome, action)
             uncertain = False
@@ -282,6 +298,16 @@ class Runner:
         self._log_end(log, outcome, action, bool(applied), uncertain=uncertain)
         if applied == HAS_DEPENDENTS:
             self._settle(delivery, action, outcome, log)
+        self._after_job(outcome, action, bool(applied))
+
+    def _after_job(self, outcome: d.Outcome, action: d.Action, applied: bool) -> None:
+        job, self._job = self._job, None
+        if job is None:
+            return  # never started (expired, unknown task, ...): no hooks
+        kind = {"ack": "succeeded", "retry": "retrying"}.get(action.kind, action.kind)
+        hooks.after_job(job, hooks.JobEnd(
+            self._ended_as or (kind if applied else "fenced"), outcome.duration,
+            outcome.error_type, outcome.error, action.reason))
 
     def _settle(self, delivery: Delivery, action: d.Action, outcome: d.Outcome,
                 log: Any) -> None:
@@ -298,8 +324,21 @@ class Runner:
             log.info("dependents-released", count=released)
 
     def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
+        try:
+            return self._write_end(delivery, outcome, action)
+        except CancelRequested:
+            # Cancelled while it ran, and it did not succeed: it ends cancelled (the store
+            # refused the retry or dead letter; that decision was made there, once).
+            self._ended_as = "cancelled"
+            return int(self.store.close(delivery, "cancelled", {
+                "error_type": outcome.error_type, "error": outcome.error,
+                "worker": self.worker_id}))
+
+    def _write_end(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
         if action.kind == "bounce" and delivery.payload is not None:
             return self._bounce(delivery, outcome, delivery.payload.task)
+        if action.kind == "close":
+            return int(self.store.close(delivery, action.reason, {"error": outcome.error}))
         if action.kind == "ack":
             fields = {"result": outcome.result, "finished_at": self.clock(),
                       "worker": self.worker_id, "duration": round(outcome.duration, 6)}
@@ -359,6 +398,10 @@ class Runner:
                       detail="this worker no longer holds the job (lease lost); write refused")
         elif action.kind == "bounce":
             pass  # _bounce said what happened
+        elif self._ended_as == "cancelled":
+            log.warning("job-cancelled", duration=duration, error=outcome.error)
+        elif action.kind == "close":
+            log.warning(f"job-{action.reason}", error=outcome.error)
         elif action.kind == "ack":
             log.info("job-succeeded", duration=duration)
         elif action.kind == "retry":
@@ -380,6 +423,7 @@ def _job_context(store: RedisStore, payload: Payload, log: Any) -> JobContext:
             return False
 
     return JobContext(payload.id, payload.queue, payload.task, payload.attempt,
+                      _cancel_check=lambda: store.cancel_requested(payload.queue, payload.id),
                       _progress_writer=write)
 
 

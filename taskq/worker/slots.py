@@ -46,6 +46,15 @@ class SharedSlots:
             return True
         return False
 
+    def running(self) -> list[str]:
+        """Ids of the jobs running now (a job without timeout has an infinite deadline)."""
+        out = []
+        for i in range(self.count):
+            if self.deadlines[i]:
+                raw = self.ids[i * ID_BYTES:(i + 1) * ID_BYTES]
+                out.append(raw.rstrip(b"\0").decode(errors="replace"))
+        return out
+
     def reset(self) -> None:
         for i in range(self.count):
             self.deadlines[i] = 0.0

@@ -34,6 +34,7 @@ from taskq.worker.child import (
     make_worker_id,
     runner_count,
 )
+from taskq.worker.control_loop import ControlLoop
 from taskq.worker.recovery import (
     CRASH,
     SHUTDOWN,
@@ -81,6 +82,7 @@ class Supervisor:
         self.maintain_after = 0.0  # after Redis trouble: no retry before this time
         self.log = get_logger(supervisor=os.getpid())
         self.store = RedisStore(connect(self.settings), self.settings, spec.allow_pickle)
+        self.control = ControlLoop(self.store, spec.queues, self.log)
 
     # --- lifecycle ---------------------------------------------------------------------
     def run(self) -> int:
@@ -323,6 +325,7 @@ class Supervisor:
                 if force or now >= self.next_sweep.get(queue, 0.0):
                     self.next_sweep[queue] = now + 1.0
                     self._sweep(queue)
+            self._periodic_and_cancels(now)
             if force or now >= self.next_lease_scan:
                 self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
                 self._recover_expired()
@@ -346,6 +349,17 @@ class Supervisor:
         resolved = sweep_waiting(self.store, queue)
         if resolved:
             self.log.info("waiting-jobs-resolved", queue=queue, count=resolved)
+
+    def _periodic_and_cancels(self, now: float) -> None:
+        """Enqueue due periodic ticks; kill the children running force-cancelled jobs
+        (taskq/control_loop.py; at most about two calls a second)."""
+        for child in self.control.force_cancels(now, self.children.values()):
+            if child.kill_reason is None and child.process.is_alive():
+                child.kill_reason = "cancel"
+                self.log.warning("job-force-cancelled", worker=child.worker_id,
+                                 detail="killing the child process; the job ends cancelled")
+                os.kill(child.process.pid, signal.SIGKILL)
+        self.control.run_periodic(now)
 
     def _recover_expired(self) -> None:
         for queue in self.spec.queues:

@@ -1,0 +1,2 @@
+"""Real-process tests of time and control: periodic jobs, cancel, expiry, unique and
+idempotent jobs, retry filters, hooks."""

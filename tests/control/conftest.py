@@ -1,0 +1,62 @@
+"""Fixtures for the time-and-control tests: `taskq worker` subprocesses (killed at the end)
+and the tasks' record database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.control import tasks
+from tests.faults.conftest import ROOT, WorkerProcess, record_url
+from tests.servers import ServerProcess
+
+
+@pytest.fixture
+def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(record_url(server.url))
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The in-process side (hooks registered by tests.control.tasks) records here too.
+    monkeypatch.setenv(tasks.URL_ENV, record_url(server.url))
+
+
+@pytest.fixture
+def spawn(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `taskq worker MODULE -q QUEUE ...`; every one is killed at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(module: str = "tests.control.tasks", queue: str = tasks.QUEUE,
+              processes: int = 1, lease: float = 2.0, extra: tuple[str, ...] = ()
+              ) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log_file = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
+        args = [sys.executable, "-m", "taskq", "worker", module, "-q", queue,
+                "-c", str(processes), "--lease", str(lease), "--grace", "5",
+                "--url", server.url, *extra]
+        env = {**os.environ, tasks.URL_ENV: record_url(server.url),
+               "TASKQ_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+        env.pop("TASKQ_REDIS_URL", None)
+        popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        worker = WorkerProcess(popen, log_path, log_file, args)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.popen.wait(10)
+        worker.log_file.close()
