@@ -59,4 +59,6 @@ def spawn(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., Worke
         worker.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.popen.wait(10)
+        # Shown by pytest only when the test failed.
+        print(f"--- {worker.log_path} (tail)\n" + "\n".join(worker.log().splitlines()[-40:]))
         worker.log_file.close()
