@@ -90,3 +90,31 @@ def test_row_crash_requeues_until_poison() -> None:
     assert d.after_crash(payload(crashes=0), 3).dest == "ready"
     assert d.after_crash(payload(crashes=1), 3).next.crashes == 2
     assert d.after_crash(payload(crashes=2), 3).dest == "dead"
+
+
+def test_row_failure_outside_the_retry_filter_is_dead_at_once_with_the_reason() -> None:
+    outcome = d.Outcome(d.FAILED, error_type="ValueError",
+                        no_retry="ValueError is not in retry_on (TimeoutError): not retried")
+    action = d.decide(outcome, payload(attempt=1, retries=5), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == (
+        "dead", "failed: ValueError is not in retry_on (TimeoutError): not retried")
+
+
+def test_row_expired_before_start_is_closed_as_expired() -> None:
+    action = d.decide(d.Outcome(d.EXPIRED), payload(), NO_JITTER, NOW)
+    assert (action.kind, action.reason) == ("close", "expired")
+
+
+def test_retry_filters_say_why_an_exception_is_not_retried() -> None:
+    from taskq.control import not_retried
+    from taskq.task import TaskOptions
+
+    only = TaskOptions(retry_on=(TimeoutError, ConnectionError))
+    assert not_retried(only, TimeoutError()) == ""
+    assert not_retried(only, ConnectionResetError()) == ""  # a subclass counts
+    assert "not in retry_on (TimeoutError, ConnectionError)" in not_retried(only, KeyError())
+    never = TaskOptions(dont_retry_on=(KeyError,))
+    assert "is in dont_retry_on (KeyError)" in not_retried(never, KeyError())
+    assert not_retried(never, ValueError()) == ""
+    with pytest.raises(Exception, match="tuple of exception classes"):
+        TaskOptions(retry_on=(ValueError, "nope"))  # type: ignore[arg-type]

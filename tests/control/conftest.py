@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,6 +31,19 @@ def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.
 def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     # The in-process side (hooks registered by tests.control.tasks) records here too.
     monkeypatch.setenv(tasks.URL_ENV, record_url(server.url))
+
+
+def dump_state(url: str) -> None:
+    """Print every key and value (for the log of a failed test)."""
+    state = redis.Redis.from_url(url)
+    readers = {"list": lambda k: state.lrange(k, 0, -1), "hash": state.hgetall,
+               "zset": lambda k: state.zrange(k, 0, -1, withscores=True),
+               "string": state.get, "set": state.smembers}
+    for key in sorted(state.keys("*")):
+        kind = state.type(key).decode()
+        print(key, kind, str(readers.get(kind, str)(key))[:300])
+    print("server time", state.time(), "local", time.time())
+    state.close()
 
 
 @pytest.fixture
@@ -56,6 +70,10 @@ def spawn(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., Worke
 
     yield start
     for worker in started:
+        if "job-" not in worker.log() and worker.popen.poll() is None:
+            worker.signal(signal.SIGUSR1)  # a worker that ran nothing: dump its stacks
+            time.sleep(1.0)
+            dump_state(server.url)
         worker.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.popen.wait(10)

@@ -94,6 +94,9 @@ class RecordingHook(Hook):
     def on_worker_start(self, worker_id: str) -> None:
         self._note("worker-start")
 
+    def on_worker_stop(self, worker_id: str) -> None:
+        self._note("worker-stop")
+
     def before_job(self, job: JobContext) -> None:
         self._note(f"before|{job.id}")
         if job.task.endswith("hooked_boom"):

@@ -219,6 +219,9 @@ def test_a_hook_that_raises_is_logged_and_the_job_runs_once(store, records, spaw
               f"after|{ok.id}|succeeded"}  # after_job runs just after the ack is written
     wait_until(lambda: wanted <= {e.decode() for e in records.lrange("control:events", 0, -1)},
                f"the hook calls {wanted}")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert b"worker-stop" in records.lrange("control:events", 0, -1)
 
 
 # --- a job from its id ------------------------------------------------------------------
@@ -251,3 +254,26 @@ def test_current_job_outside_a_job_says_so() -> None:
     with pytest.raises(taskq.NoCurrentJobError):
         taskq.current_job()
 
+
+
+def test_on_enqueue_hooks_see_each_enqueue_and_a_raising_one_costs_nothing(store) -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    class Seen(taskq.Hook):
+        def on_enqueue(self, job: taskq.Job, task: str, existing: bool) -> None:
+            seen.append((job.id, task, existing))
+
+    class Broken(taskq.Hook):
+        def on_enqueue(self, job: taskq.Job, task: str, existing: bool) -> None:
+            raise RuntimeError("broken hook")
+
+    hooks = [taskq.add_hook(Broken()), taskq.add_hook(Seen())]
+    try:
+        job = tasks.record.enqueue(args=["h"], unique_key="h")
+        again = tasks.record.enqueue(args=["h"], unique_key="h")
+    finally:
+        for hook in hooks:
+            taskq.remove_hook(hook)
+    assert seen == [(job.id, "tests.control.tasks.record", False),
+                    (job.id, "tests.control.tasks.record", True)]
+    assert again.id == job.id and job.status() == "queued"
