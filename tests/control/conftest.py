@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.control import tasks
-from tests.faults.conftest import ROOT, WorkerProcess, record_url
+from tests.faults.conftest import ROOT, WorkerProcess, record_url, wait_until
 from tests.servers import ServerProcess
 
 
@@ -31,6 +31,24 @@ def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.
 def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     # The in-process side (hooks registered by tests.control.tasks) records here too.
     monkeypatch.setenv(tasks.URL_ENV, record_url(server.url))
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie has closed its sockets too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def blocked_clients(url: str) -> list[str]:
+    client = redis.Redis.from_url(url)
+    try:
+        return [c["addr"] for c in client.client_list()
+                if c.get("cmd") in ("blmove", "brpoplpush") and "b" in c.get("flags", "")]
+    finally:
+        client.close()
 
 
 def dump_state(url: str) -> None:
@@ -74,9 +92,21 @@ def spawn(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., Worke
             worker.signal(signal.SIGUSR1)  # a worker that ran nothing: dump its stacks
             time.sleep(1.0)
             dump_state(server.url)
+        children = worker.children()
         worker.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.popen.wait(10)
-        # Shown by pytest only when the test failed.
-        print(f"--- {worker.log_path} (tail)\n" + "\n".join(worker.log().splitlines()[-40:]))
-        worker.log_file.close()
+        # A child's BLMOVE stays blocked on the server until the child's socket closes; the
+        # next test flushes the server and enqueues, and a BLMOVE still pending would move
+        # that job into the list of a worker whose lease was flushed: wait for them to go.
+        try:
+            wait_until(lambda pids=children: all(gone(p) for p in pids),  # type: ignore[misc]
+                       "the worker's children to exit", timeout=10)
+        finally:
+            # Shown by pytest only when the test failed.
+            print(f"--- {worker.log_path} (tail)\n"
+                  + "\n".join(worker.log().splitlines()[-40:]))
+            worker.log_file.close()
+    if started:
+        wait_until(lambda: not blocked_clients(server.url), "no BLMOVE left on the server",
+                   timeout=10)
