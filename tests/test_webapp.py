@@ -99,10 +99,11 @@ def test_a_job_of_another_queue_is_found_from_its_id_and_cancelled(client, store
     assert client.post(f"/jobs/{job.id}/cancel").get_json()["outcome"] == "cancelled"
 
 
-def test_the_web_app_uses_only_the_public_api() -> None:
+@pytest.mark.parametrize("module", ["__init__.py", "fastapi_app.py"])
+def test_the_web_apps_use_only_the_public_api(module: str) -> None:
     from pathlib import Path
 
-    source = (Path(__file__).resolve().parents[1] / "webapp" / "__init__.py").read_text()
+    source = (Path(__file__).resolve().parents[1] / "webapp" / module).read_text()
     imports = [line for line in source.splitlines()
                if line.startswith(("from taskq", "import taskq"))]
     assert imports and all(line in ("import taskq", "from taskq import (") for line in imports)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+import taskq
 from taskq.config import Settings
 from taskq.store import RedisStore
 from tests.helpers import drain
@@ -20,8 +21,7 @@ def client(settings: Settings, store: RedisStore) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as c:
         yield c
-    if app.state.taskq_store is not None:
-        app.state.taskq_store.client.close()
+    taskq.configure(None)
 
 
 def test_post_enqueues_and_get_shows_the_result_once_a_worker_ran_it(client, store) -> None:
@@ -51,13 +51,25 @@ def test_bad_posts_are_refused_with_a_reason(client, store, kwargs, says) -> Non
 
 
 def test_unknown_job_is_404_and_bad_queue_name_400(client) -> None:
-    assert client.get("/jobs/default/nope").status_code == 404
-    assert client.get("/jobs/no{pe}/x").status_code == 400
+    assert client.get("/jobs/nope").status_code == 404
+    assert client.get("/jobs/x?queue=no{pe}").status_code == 400
+
+
+def test_a_job_of_another_queue_is_found_from_its_id_and_cancelled(client, store) -> None:
+    from workers import example
+
+    job = example.send_welcome_email.enqueue(args=["a@b.c"], queue="mail", delay=60)
+    assert client.get(f"/jobs/{job.id}").json()["status"] == "scheduled"
+    response = client.post(f"/jobs/{job.id}/cancel", json={"force": False})
+    assert (response.status_code, response.json()["outcome"]) == (200, "cancelled")
+    shown = client.get(f"/jobs/{job.id}").json()
+    assert (shown["queue"], shown["status"]) == ("mail", "cancelled")
 
 
 def test_redis_down_is_503(tmp_path) -> None:
     settings = Settings(url=f"redis://127.0.0.1:{free_port()}/0", home=tmp_path)
     with TestClient(create_app(settings)) as c:
         response = c.post("/jobs", json={"task": "add", "args": [1, 2]})
+    taskq.configure(None)
     assert response.status_code == 503
     assert "the queue is unavailable" in response.json()["error"]

@@ -1,5 +1,6 @@
 """The example web app again, in FastAPI: a POST enqueues a job from workers/, a GET shows its
-status and result. Same routes and answers as the Flask app in webapp/__init__.py.
+status and result, a POST to /jobs/<id>/cancel cancels it. Same routes and answers as the
+Flask app in webapp/__init__.py, and the same rule: only taskq's public API.
 
     uvicorn --factory webapp.fastapi_app:create_app    # next to: taskq worker workers.example
 
@@ -17,18 +18,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+import taskq
 from taskq import (
     BadArgumentsError,
     ConfigurationError,
-    Job,
     JobNotFoundError,
     Settings,
     StoreError,
     Task,
 )
-from taskq.connection import connect
-from taskq.keys import check_queue_name
-from taskq.store import RedisStore
 from workers import example
 
 # Only these tasks may be started from the web: a request must never name an arbitrary task.
@@ -45,18 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     time; Redis is first contacted on the first request."""
     app = FastAPI(title="taskq example")
     app.state.taskq_settings = settings or Settings.from_env()
-    app.state.taskq_store = None
-
-    def store() -> RedisStore:
-        if app.state.taskq_store is None:
-            cfg = app.state.taskq_settings
-            app.state.taskq_store = RedisStore(connect(cfg), cfg)
-        return app.state.taskq_store  # type: ignore[no-any-return]
+    taskq.configure(app.state.taskq_settings)  # the process's producer connection
 
     @app.get("/")
     def index() -> dict[str, Any]:
         return {"tasks": sorted(WEB_TASKS), "enqueue": "POST /jobs {task, args, kwargs}",
-                "status": "GET /jobs/<queue>/<id>"}
+                "status": "GET /jobs/<id>", "cancel": "POST /jobs/<id>/cancel {force}"}
 
     @app.post("/jobs", status_code=202)
     async def enqueue(request: Request) -> JSONResponse:
@@ -64,23 +56,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body = await request.json()
         except ValueError:
             body = None
-        return await run_in_threadpool(_enqueue, body, store)
+        return await run_in_threadpool(_enqueue, body)
 
-    @app.get("/jobs/{queue}/{job_id}")
-    def status(queue: str, job_id: str) -> JSONResponse:
+    @app.get("/jobs/{job_id}")
+    def status(job_id: str, queue: str | None = None) -> JSONResponse:
+        """The job's status from its id alone (`?queue=` only for ids chosen by the caller)."""
         try:
-            record = Job(job_id, check_queue_name(queue), store()).refresh()
+            job = taskq.get_job(job_id, queue)
+            record = job.refresh()
         except ConfigurationError as exc:
             return _error(str(exc), 400)
         except JobNotFoundError as exc:
             return _error(str(exc), 404)
-        out: dict[str, Any] = {"id": job_id, "queue": queue, "status": record["status"],
+        out: dict[str, Any] = {"id": job_id, "queue": job.queue, "status": record["status"],
                                "task": record.get("task")}
         if record["status"] == "done":
             out["result"] = json.loads(record.get("result", "null"))
-        elif record["status"] == "dead":
+        elif record["status"] in ("dead", "cancelled", "expired"):
             out["error"] = record.get("error") or record.get("reason")
         return JSONResponse(out)
+
+    @app.post("/jobs/{job_id}/cancel")
+    async def cancel(job_id: str, request: Request, queue: str | None = None
+                     ) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        force = bool(body.get("force")) if isinstance(body, dict) else False
+        return await run_in_threadpool(_cancel, job_id, queue, force)
 
     @app.exception_handler(StoreError)
     def redis_down(request: Request, exc: StoreError) -> JSONResponse:
@@ -89,7 +93,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _enqueue(body: Any, store: Any) -> JSONResponse:
+def _cancel(job_id: str, queue: str | None, force: bool) -> JSONResponse:
+    try:
+        outcome = taskq.get_job(job_id, queue).cancel(force=force)
+    except ConfigurationError as exc:
+        return _error(str(exc), 400)
+    except JobNotFoundError as exc:
+        return _error(str(exc), 404)
+    return JSONResponse({"id": job_id, "outcome": outcome},
+                        status_code=200 if outcome in ("cancelled", "requested") else 409)
+
+
+def _enqueue(body: Any) -> JSONResponse:
     if not isinstance(body, dict):
         return _error('expected a JSON body such as {"task": "add", "args": [2, 3]} with '
                       "content-type: application/json", 400)
@@ -100,10 +115,10 @@ def _enqueue(body: Any, store: Any) -> JSONResponse:
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         return _error("args must be a list and kwargs an object", 400)
     try:
-        job = task.enqueue(args=args, kwargs=kwargs, store=store())
+        job = task.enqueue(args=args, kwargs=kwargs)
     except BadArgumentsError as exc:
         return _error(str(exc), 400)
-    location = f"/jobs/{job.queue}/{job.id}"
+    location = f"/jobs/{job.id}"
     return JSONResponse({"id": job.id, "queue": job.queue, "status_url": location},
                         status_code=202, headers={"Location": location})
 
