@@ -106,7 +106,7 @@ class Control(StoreBase):
         self.client.sadd(k.queues(), q)
         for _ in range(GUARD_RETRIES):
             holder = _text(self.client.get(guard_key)) or ""
-            keys = [*enqueue_keys, guard_key, k.job(q, holder or payload.id)]
+            keys = [guard_key, k.job(q, holder or payload.id), *enqueue_keys]
             reply, who = self.scripts.call(self.client, "enqueue_guarded", keys,
                                            [holder, kind, ttl, payload.id, *enqueue_args])
             reply, who = _text(reply), _text(who)
@@ -123,7 +123,7 @@ class Control(StoreBase):
              payload: Payload) -> int:
         """1 enqueued, 0 this tick was handled already, 2 skipped as late."""
         enqueue_keys, enqueue_args = self._enqueue_parts(payload)  # type: ignore[attr-defined]
-        keys = [*enqueue_keys, self.keys.periodic(payload.queue)]
+        keys = [self.keys.periodic(payload.queue), *enqueue_keys]
         args = [name, tick_ms, "1" if on_time else "0", misfire, payload.id,
                 json.dumps(spec, sort_keys=True), *enqueue_args]
         return int(self.scripts.call(self.client, "tick", keys, args))
