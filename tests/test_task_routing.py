@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-import redis
 
 from taskq.config import Settings
+from taskq.connection import connect
 from taskq.errors import UnknownTaskError
 from taskq.job import Payload
 from taskq.store import RedisStore
@@ -34,7 +34,7 @@ W = "test:1:w"
 
 def store_with(settings: Settings, **changes: object) -> RedisStore:
     changed = replace(settings, **changes)  # type: ignore[arg-type]
-    return RedisStore(redis.Redis.from_url(changed.url or ""), changed)
+    return RedisStore(connect(changed), changed)  # a Cluster's client under the cluster run
 
 
 def runner(store: RedisStore) -> Runner:
