@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from taskq.config import Settings
+from taskq.keys import Keys
 from taskq.log import get_logger
 from taskq.scripting import Scripts
 from taskq.topology import Node, is_cluster, nodes
@@ -216,6 +217,28 @@ def check_replicas(found: list[tuple[Node, Facts]]) -> Check:
                  "add a replica to each primary (CLUSTER REPLICATE on a new node)")
 
 
+def check_dead_letters(settings: Settings, client: Any) -> Check:
+    """How close each queue's dead letters are to the retention cap (the oldest are deleted
+    past it, so a queue at the cap is losing its oldest dead jobs' details)."""
+    keys = Keys(settings.prefix)
+    queues = sorted(q.decode() for q in client.smembers(keys.queues()))
+    pipe = client.pipeline(transaction=False)
+    for q in queues:
+        pipe.zcard(keys.dead(q))
+    counts = dict(zip(queues, pipe.execute(), strict=True))
+    cap = settings.dead_max
+    fullest = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
+    detail = (f"fullest: {fullest[0]} with {fullest[1]:,} of {cap:,} ({fullest[1] / cap:.0%}); "
+              f"kept at most {settings.dead_max_age / 86400:g} days") if queues else \
+        f"no queues yet; retention keeps {cap:,} dead jobs per queue"
+    near = [q for q, n in counts.items() if n >= 0.9 * cap]
+    if near:
+        return Check("dead letters", WARN, f"{', '.join(near)} at 90% or more of the cap; "
+                     f"{detail}", "requeue or purge them (taskq dead ...), or raise "
+                     "TASKQ_DEAD_MAX; past the cap the oldest are deleted")
+    return Check("dead letters", OK, detail)
+
+
 def run_doctor(settings: Settings, client: Any) -> list[Check]:
     """Every check, for `taskq doctor`. An unreachable server is itself the finding."""
     try:
@@ -229,7 +252,8 @@ def run_doctor(settings: Settings, client: Any) -> list[Check]:
     except redis.ResponseError as exc:
         return [Check("server", PROBLEM, f"{settings.safe_url} refused INFO: {exc}",
                       "taskq's user needs INFO (ACL +info)")]
-    return [*checks, check_latency(client), check_scripts(client)]
+    return [*checks, check_latency(client), check_scripts(client),
+            check_dead_letters(settings, client)]
 
 
 def problems(checks: list[Check]) -> list[Check]:

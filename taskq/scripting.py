@@ -19,7 +19,7 @@ from taskq.topology import is_cluster
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
-    "import_dead", "claim", "watch", "lease", "guard", "prune_departed", "progress",
+    "import_dead", "claim", "watch", "lease", "guard", "prune_departed", "trim_dead", "progress",
     "acquire", "release", "enqueue_waiting", "link", "resolve",
     "publish_tasks", "bounce", "cancel", "close",
 )

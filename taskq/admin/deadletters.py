@@ -25,7 +25,7 @@ from typing import Any
 from taskq.errors import DecodeError, JobNotFoundError, TaskqError
 from taskq.job import decode
 from taskq.keys import check_queue_name
-from taskq.store import RedisStore, flat, history_entry, translate_errors
+from taskq.store import RedisStore, history_entry, translate_errors
 
 EXPORT_VERSION = 1
 _LIST_FIELDS = ("task", "error_type", "error", "reason", "attempts")
@@ -206,20 +206,13 @@ class DeadLetters:
             return f"skipped: payload does not decode ({exc}); purge or export it instead"
         entry = history_entry("requeued", by=operator(), previous_attempts=job.attempts or None,
                               requeues=nxt.requeues)
-        moved = self.store.scripts.call(
-            self.client, "requeue_dead",
-            [k.dead(q), k.ready(q), k.job(q, job.id), k.history(q, job.id),
-             k.notify(q, job.id)],
-            [job.id, nxt.encode(), entry])
+        moved = self.store.requeue_dead(q, job.id, nxt.encode(), entry)
         return "requeued" if moved else "gone"
 
     @translate_errors
     def purge(self, job: DeadJob) -> bool:
         """Delete the job and everything kept about it; False if it was no longer dead."""
-        k, q = self.keys, job.queue
-        return bool(self.store.scripts.call(
-            self.client, "purge_dead",
-            [k.dead(q), k.job(q, job.id), k.history(q, job.id), k.notify(q, job.id)], [job.id]))
+        return self.store.purge_dead(job.queue, job.id)
 
     # --- export / import -------------------------------------------------------------------------
     @translate_errors
@@ -250,17 +243,11 @@ class DeadLetters:
         """Write one planned job as dead. Returns "imported" or "exists: <status>". With
         `replace`, a job that is dead here already is overwritten by the file's copy (a
         pending job never is)."""
-        k, q = self.keys, plan.queue
         entries = [*plan.history, history_entry("imported", by=operator())]
-        result = self.store.scripts.call(
-            self.client, "import_dead",
-            [k.dead(q), k.job(q, plan.id), k.history(q, plan.id)],
-            [plan.id, plan.died_at_ms, "1" if replace else "0", len(entries), *entries,
-             *flat(plan.fields)])
-        if result == 1:
-            self.client.sadd(k.queues(), q)  # global key: kept out of the per-queue script
+        status = self.store.import_dead(plan.queue, plan.id, plan.died_at_ms, entries,
+                                        plan.fields, replace=replace)
+        if status is None:
             return "imported"
-        status = result.decode() if isinstance(result, bytes) else str(result)
         return f"exists: {status}"
 
 

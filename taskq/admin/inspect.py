@@ -35,6 +35,12 @@ class QueueStats:
     # lease ended, or as long as the oldest ready job waited): the most common reason for
     # "my job never ran".
     unserved: bool = False
+    dead_cap: int = 0  # retention: the dead letters kept at most (Settings.dead_max)
+
+    @property
+    def dead_fill(self) -> float:
+        """How full the dead letters are, 0..1, against the retention cap."""
+        return self.dead / self.dead_cap if self.dead_cap else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,7 +143,7 @@ def queue_stats(store: RedisStore, queues: list[str], now: float | None = None
             sliding_count(done_now, done_before, now),
             sliding_count(failed_now, failed_before, now), age,
             unserved=ready > 0 and live == 0 and _unserved_for(row[7], lease_now_ms, age)
-            > UNSERVED_AFTER))
+            > UNSERVED_AFTER, dead_cap=store.settings.dead_max))
     return out
 
 

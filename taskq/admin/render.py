@@ -68,9 +68,10 @@ def dead_table(jobs: Sequence[DeadJob], now: float | None = None) -> str:
 
 def stats_table(stats: Sequence[QueueStats]) -> str:
     rows = [(s.queue, s.ready, s.scheduled, s.active, s.dead, s.workers, s.done_last_minute,
-             s.failed_last_minute, duration(s.oldest_ready_age)) for s in stats]
+             s.failed_last_minute, duration(s.oldest_ready_age),
+             f"{s.dead_fill:.0%} of {s.dead_cap:,}") for s in stats]
     return table(("queue", "ready", "scheduled", "active", "dead", "workers", "done/min",
-                  "failed/min", "oldest ready"), rows)
+                  "failed/min", "oldest ready", "dead cap"), rows)
 
 
 def workers_table(views: Sequence[WorkerView], now: float | None = None) -> str:

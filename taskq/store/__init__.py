@@ -19,6 +19,7 @@ from __future__ import annotations
 from taskq.records import Delivery, Release, field_value, flat, history_entry
 from taskq.store.base import StoreBase, now_ms, translate_errors
 from taskq.store.control import Control
+from taskq.store.deadletters import DeadLetterMoves
 from taskq.store.leases import Leases
 from taskq.store.limits import Limits
 from taskq.store.progress import Progress
@@ -28,7 +29,8 @@ from taskq.store.transitions import Transitions
 from taskq.store.workflows import Workflows
 
 
-class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows, Routing, Control):
+class RedisStore(Transitions, Leases, Reads, Progress, Limits, Workflows, Routing, Control,
+                 DeadLetterMoves):
     """One connection's view of taskq's state: every transition and read, as methods."""
 
 

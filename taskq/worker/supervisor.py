@@ -46,6 +46,7 @@ from taskq.worker.slots import SharedSlots
 from taskq.workflows import publish_subscriptions, sweep_waiting
 
 TICK = 0.05
+TRIM_EVERY = 10.0  # seconds between dead-letter retention passes
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Supervisor:
         self.next_promote = {q: 0.0 for q in spec.queues}
         self.next_lease_scan = 0.0
         self.next_vouch = 0.0
+        self.next_trim = 0.0
         self.next_sweep: dict[str, float] = {}  # queue -> next release sweep of its limits
         self.maintain_after = 0.0  # after Redis trouble: no retry before this time
         self.log = get_logger(supervisor=os.getpid())
@@ -326,6 +328,9 @@ class Supervisor:
                     self.next_sweep[queue] = now + 1.0
                     self._sweep(queue)
             self._periodic_and_cancels(now)
+            if force or now >= self.next_trim:
+                self.next_trim = now + TRIM_EVERY
+                self._trim_dead()
             if force or now >= self.next_lease_scan:
                 self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
                 self._recover_expired()
@@ -374,6 +379,15 @@ class Supervisor:
                 if moved >= 0:  # presumed dead: its registry entry would stay forever
                     self._forget(worker_id)
 
+
+    def _trim_dead(self) -> None:
+        """Dead-letter retention (Settings.dead_max, dead_max_age): oldest first, keys and
+        all, so dead letters never grow without bound."""
+        for queue in self.spec.queues:
+            trimmed = self.store.trim_dead(queue)
+            if trimmed:
+                self.log.info("dead-letters-trimmed", queue=queue, count=trimmed,
+                              max=self.settings.dead_max, max_age=self.settings.dead_max_age)
 
     def _recover_departed(self, queue: str) -> None:
         """A BLMOVE may land a job in the list of a worker presumed dead (see guard.lua):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,4 +84,39 @@ def test_a_delayed_job_reads_active_while_it_runs_and_log_level_takes_any_case(
     records.rpush(tasks.release_key("later"), "go")
     wait_status(redis_client, "later", "done")
     assert "job-started" not in worker.log()  # info lines are filtered at WARNING
+    stop_cleanly(worker)
+
+
+def test_dead_letters_are_kept_within_the_cap_oldest_first_keys_and_all(
+        server, store: RedisStore, redis_client, records, spawn, monkeypatch) -> None:
+    # Given three dead jobs older than the age cap (imported as they would be after 200
+    # days), and a worker whose retention keeps at most 5 dead jobs per queue
+    old_ms = int((time.time() - 200 * 86400) * 1000)
+    for i in range(3):
+        assert store.import_dead(Q, f"ancient-{i}", old_ms + i, ['{"event":"x"}'],
+                                 {"payload": b"{}", "reason": "failed"}) is None
+    monkeypatch.setenv("TASKQ_DEAD_MAX", "5")
+    worker = spawn(server.url)
+
+    # When twelve jobs die, one after another
+    for i in range(12):
+        job_id = f"die-{i:02d}"
+        tasks.fail.enqueue(args=[job_id], job_id=job_id, store=store)
+        wait_status(redis_client, job_id, "dead")
+
+    # Then the next retention pass keeps the newest five, and the others are gone with all
+    # their keys
+    wait_until(lambda: redis_client.zcard(KEYS.dead(Q)) == 5, "retention to trim", 30)
+    kept = [m.decode() for m in redis_client.zrange(KEYS.dead(Q), 0, -1)]
+    assert kept == [f"die-{i:02d}" for i in range(7, 12)]
+    for gone in [*(f"ancient-{i}" for i in range(3)), *(f"die-{i:02d}" for i in range(7))]:
+        assert not redis_client.exists(KEYS.job(Q, gone), KEYS.history(Q, gone),
+                                       KEYS.notify(Q, gone)), gone
+    assert "dead-letters-trimmed" in worker.log()
+    # and stats and doctor say how close the queue is to the cap
+    env = {**os.environ, "TASKQ_DEAD_MAX": "5"}
+    for args, expect in ((("stats",), "100% of 5"), (("doctor",), "dead letters")):
+        done = subprocess.run([sys.executable, "-m", "taskq", *args, "--url", server.url],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert expect in done.stdout, done.stdout + done.stderr
     stop_cleanly(worker)
