@@ -221,11 +221,14 @@ def check_dead_letters(settings: Settings, client: Any) -> Check:
     """How close each queue's dead letters are to the retention cap (the oldest are deleted
     past it, so a queue at the cap is losing its oldest dead jobs' details)."""
     keys = Keys(settings.prefix)
-    queues = sorted(q.decode() for q in client.smembers(keys.queues()))
-    pipe = client.pipeline(transaction=False)
-    for q in queues:
-        pipe.zcard(keys.dead(q))
-    counts = dict(zip(queues, pipe.execute(), strict=True))
+    try:
+        queues = sorted(q.decode() for q in client.smembers(keys.queues()))
+        pipe = client.pipeline(transaction=False)
+        for q in queues:
+            pipe.zcard(keys.dead(q))
+        counts = dict(zip(queues, pipe.execute(), strict=True))
+    except redis.RedisError as exc:  # a plain URL to one Cluster node, say (MOVED)
+        return Check("dead letters", WARN, f"could not count them: {exc}")
     cap = settings.dead_max
     fullest = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
     detail = (f"fullest: {fullest[0]} with {fullest[1]:,} of {cap:,} ({fullest[1] / cap:.0%}); "
