@@ -8,7 +8,6 @@ import json
 from dataclasses import replace
 
 import pytest
-import redis
 from click.testing import CliRunner
 
 from taskq.admin.deadletters import DeadLetters
@@ -194,4 +193,4 @@ def test_every_queue_key_shares_one_slot_including_events() -> None:
 
     k = Keys()
     assert k.events_beside(k.ready("a:b")) == k.events("a:b") == "taskq:{a:b}:events"
-    assert isinstance(redis.Redis, type)
+    assert k.events_beside(k.job("q", "{odd}")) == k.events("q")

@@ -123,3 +123,17 @@ def test_an_action_without_the_token_is_refused_and_with_it_goes_through(
     open_page(browser, f"{web.base}dead")
     assert requeue_from_page() == f"{job.id}: requeued"
     assert store.job_record("default", job.id)["status"] == "queued"
+
+
+def test_a_job_page_shows_its_story_and_progress_live(browser: Any, web: WebProcess,
+                                                     store: RedisStore) -> None:
+    job = t.add.delay(1, 2)
+    open_page(browser, f"{web.base}jobs/{job.id}")
+    store.set_progress("default", job.id, {"done": 40, "total": 100})
+    wait_until(lambda: js(browser, "return document.getElementById('progress').value") == 40,
+               "the progress bar at 40%")
+    drain(store)
+    wait_until(lambda: js(browser, "const s = document.querySelector('[data-field=status]');"
+                                   "return s && s.textContent") == "done", "status done, live")
+    events = [e["event"] for e in js(browser, "return window.taskqLog")]
+    assert events == ["progress", "started", "succeeded"]

@@ -156,7 +156,8 @@
     const rec = story.record || {};
     const parts = [
       table(["field", "value"], [["queue", story.queue], ["status", rec.status], ["task", rec.task],
-        ["worker", rec.worker], ["attempts", rec.attempts], ["error", rec.error],
+        ["worker", rec.worker], ["attempts", rec.attempts], ["progress", rec.progress],
+        ["meta", rec.meta], ["error", rec.error],
         ["reason", rec.reason]].filter(([, v]) => v != null && v !== "")
         .map(([k, v]) => el("tr", {}, el("td", {text: k}), el("td", {"data-field": k, text: v})))),
       el("h2", {text: "Arguments"}),
@@ -173,6 +174,18 @@
     holder.replaceChildren(...parts);
   }
 
+  // Progress as set_progress writes it (JSON): a fraction 0..1, or {"done": n, "total": m}.
+  function progressPercent(text) {
+    if (text == null || text === "") return null;
+    let value;
+    try { value = JSON.parse(text); } catch (e) { return null; }
+    if (typeof value === "number") return value <= 1 ? value * 100 : value;
+    if (value && typeof value === "object" && Number(value.total) > 0) {
+      return 100 * Number(value.done ?? value.current ?? 0) / Number(value.total);
+    }
+    return null;
+  }
+
   async function jobPage(jobId) {
     const holder = el("div", {id: "story"});
     const bar = el("progress", {id: "progress", max: "100", value: "0", hidden: ""});
@@ -182,13 +195,22 @@
       try { drawStory(holder, await getJson("api/jobs/" + encodeURIComponent(jobId))); }
       catch (e) { drawStory(holder, null); }
     };
+    const showProgress = (text) => {
+      const pct = progressPercent(text);
+      if (pct == null) return;
+      bar.hidden = false;
+      bar.value = Math.max(0, Math.min(100, pct));
+      bar.title = text;
+    };
     const soon = throttle(refresh, 200);
     follow({job: jobId}, (msg) => {
-      if (msg.snapshot) drawStory(holder, msg.snapshot.job);
+      if (msg.snapshot && msg.snapshot.job) {
+        drawStory(holder, msg.snapshot.job);
+        showProgress((msg.snapshot.job.record || {}).progress);
+      } else if (msg.snapshot) drawStory(holder, null);
       if (msg.type === "event") {
         appendLog(log, msg.event);
-        const pct = msg.event.progress != null ? msg.event.progress : msg.event.percent;
-        if (pct != null) { bar.hidden = false; bar.value = Number(pct) <= 1 ? Number(pct) * 100 : Number(pct); }
+        showProgress(msg.event.progress);
         soon();
       }
     });
