@@ -173,3 +173,21 @@ def test_no_password_is_served(server: Any, store: RedisStore, tmp_path: Any) ->
     finally:
         admin.acl_deluser("webtester")
         admin.close()
+
+
+def test_sse_resumes_from_the_last_event_id_header(client: TestClient, store: RedisStore
+                                                   ) -> None:
+    t.add.delay(1, 1)
+    cursor = EventFeed(store, ("default",)).now().encode()
+    job = t.add.delay(2, 2)
+    with client.stream("GET", "/events/sse?queue=default",
+                       headers={"Last-Event-ID": cursor}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = []
+        for line in response.iter_lines():
+            lines.append(line)
+            if line.startswith("data:") and job.id in line:
+                break
+    assert "event: resumed" in lines and f"id: {cursor}" in lines
+    event_ids = [line for line in lines if line.startswith("id: ")]
+    assert event_ids[-1] != f"id: {cursor}"  # the event's own cursor, to resume after it
