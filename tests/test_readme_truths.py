@@ -92,3 +92,54 @@ def test_setup_puts_what_readme_says_on_path() -> None:
     check = subprocess.run([str(bin_dir / "honcho"), "check"], cwd=ROOT, capture_output=True,
                            text=True, timeout=60)
     assert "Valid procfile detected (web, worker, server)" in check.stderr + check.stdout
+
+
+def readme_commands() -> list[str]:
+    """Every `taskq ...` command in README's shell blocks, comments and [optional] parts
+    dropped, `a | b` split in two."""
+    out = []
+    for block in re.findall(r"```sh\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            line = re.sub(r"\s+#.*$", "", line).strip()
+            line = re.sub(r"\s*\[[^\]]*\]", "", line)
+            out += [part.strip() for part in line.split("|") if part.strip().startswith("taskq ")]
+    return out
+
+
+# Commands that run until stopped, or name the reader's own module: checked elsewhere
+# (tests/test_cli_worker.py, test_worker_options.py, test_events.py, test_web.py).
+LONG_RUNNING = ("--follow", "taskq web", "taskq server", "app.tasks")
+
+
+def test_every_readme_command_runs_as_written(store, tmp_path) -> None:
+    import json as _json
+    import os
+
+    from tests.test_admin_support import make_dead
+
+    dead_id = make_dead(store)  # a charge_card job: README requeues those
+    kept = make_dead(store, task="workers.example.send_welcome_email")
+    url = store.settings.url or ""
+    # As README says: with the venv active (its bin first on PATH).
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "TASKQ_REDIS_URL": url, "HOME": str(tmp_path), "OTHER_URL": url,
+           "PATH": path}
+    ran = []
+    for command in readme_commands():
+        if any(marker in command for marker in LONG_RUNNING):
+            continue
+        if command.startswith("taskq worker ") and "--burst" not in command:
+            command += " --burst"
+        if command.startswith("taskq worker "):
+            command = re.sub(r"-c \d+", "", command) + " -c 1"
+        command = command.replace(" ID", f" {dead_id}")
+        done = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120, input="n\n")
+        # 0, or 1 where the command found a problem (doctor: the test server keeps no AOF)
+        # or a confirmation was declined (purge asks)
+        assert done.returncode in (0, 1), (command, done.stdout[-1000:], done.stderr[-2000:])
+        assert "Traceback" not in done.stderr, (command, done.stderr[-2000:])
+        ran.append(command)
+    assert len(ran) >= 15, ran
+    exported = (tmp_path / "dead.jsonl").read_text().splitlines()  # README's ~/dead.jsonl
+    assert [_json.loads(line)["id"] for line in exported] == [kept]
