@@ -6,6 +6,7 @@ to add them); every other command (`stats`, `dead list`, ...) works as `taskq ..
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -26,7 +27,9 @@ class Command(BaseCommand):
         if args[:1] == ["worker"]:
             args += TaskqConfig.task_modules  # the discovered modules, after the user's
             connections.close_all()  # children fork: none may share the parent's connection
-        main(args=args, prog_name=f"{argv[0]} {argv[1]}", obj=settings_from_django())
+        program = os.path.basename(argv[0])
+        program = "python -m django" if program == "__main__.py" else program
+        main(args=args, prog_name=f"{program} {argv[1]}", obj=settings_from_django())
 
     def handle(self, *args: Any, **options: Any) -> None:  # pragma: no cover - see above
         self.run_from_argv(["manage.py", "taskq", *args])
