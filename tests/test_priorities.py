@@ -10,6 +10,7 @@ import pytest
 import taskq
 from taskq import HIGH, LOW
 from taskq.store import RedisStore
+from taskq.topology import is_cluster
 from tests import workflow_tasks as w
 from tests.helpers import count_round_trips, drain
 from tests.test_admin_support import cli
@@ -82,7 +83,10 @@ def test_the_worker_runs_by_priority_with_one_round_trip_per_job(store: RedisSto
     with count_round_trips() as trips:
         runner = drain(store)
     assert runner.jobs_run == 200
-    assert trips[0] <= 203  # one ack+fetch per job; register, first and last (empty) fetch
+    # On a Cluster, register's pipeline also reaches the nodes of the global keys (one send
+    # per node); the per-job cost is the same.
+    extra = 2 if is_cluster(store.client) else 0
+    assert trips[0] <= 203 + extra  # one ack+fetch per job; register, first and last fetch
 
 
 def test_a_delayed_high_job_is_promoted_into_the_high_line(store: RedisStore) -> None:

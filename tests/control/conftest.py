@@ -15,14 +15,17 @@ from pathlib import Path
 import pytest
 import redis
 
+from taskq.config import Settings
+from taskq.connection import connect
+from taskq.topology import nodes
 from tests.control import tasks
-from tests.faults.conftest import ROOT, WorkerProcess, record_url, wait_until
+from tests.faults.conftest import ROOT, WorkerProcess, wait_until
 from tests.servers import ServerProcess
 
 
 @pytest.fixture
 def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(record_url(server.url))
+    client = redis.Redis.from_url(server.records_url)
     yield client
     client.close()
 
@@ -30,7 +33,7 @@ def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.
 @pytest.fixture(autouse=True)
 def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     # The in-process side (hooks registered by tests.control.tasks) records here too.
-    monkeypatch.setenv(tasks.URL_ENV, record_url(server.url))
+    monkeypatch.setenv(tasks.URL_ENV, server.records_url)
 
 
 def gone(pid: int) -> bool:
@@ -43,9 +46,9 @@ def gone(pid: int) -> bool:
 
 
 def blocked_clients(url: str) -> list[str]:
-    client = redis.Redis.from_url(url)
+    client = connect(Settings(url=url))  # every node of a Cluster
     try:
-        return [c["addr"] for c in client.client_list()
+        return [c["addr"] for node in nodes(client) for c in node.client.client_list()
                 if c.get("cmd") in ("blmove", "brpoplpush") and "b" in c.get("flags", "")]
     finally:
         client.close()
@@ -53,11 +56,11 @@ def blocked_clients(url: str) -> list[str]:
 
 def dump_state(url: str) -> None:
     """Print every key and value (for the log of a failed test)."""
-    state = redis.Redis.from_url(url)
+    state = connect(Settings(url=url))
     readers = {"list": lambda k: state.lrange(k, 0, -1), "hash": state.hgetall,
                "zset": lambda k: state.zrange(k, 0, -1, withscores=True),
                "string": state.get, "set": state.smembers}
-    for key in sorted(state.keys("*")):
+    for key in sorted(state.scan_iter("*")):
         kind = state.type(key).decode()
         print(key, kind, str(readers.get(kind, str)(key))[:300])
     print("server time", state.time(), "local", time.time())
@@ -77,7 +80,7 @@ def spawn(tmp_path: Path, server: ServerProcess) -> Iterator[Callable[..., Worke
         args = [sys.executable, "-m", "taskq", "worker", module, "-q", queue,
                 "-c", str(processes), "--lease", str(lease), "--grace", "5",
                 "--url", server.url, *extra]
-        env = {**os.environ, tasks.URL_ENV: record_url(server.url),
+        env = {**os.environ, tasks.URL_ENV: server.records_url,
                "TASKQ_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
         env.pop("TASKQ_REDIS_URL", None)
         popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log_file,
