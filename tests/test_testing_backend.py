@@ -10,6 +10,7 @@ import pytest
 import taskq
 import taskq.testing
 from taskq.errors import ConfigurationError, RunawayJobError
+from taskq.job import Payload
 from taskq.task import DuplicateJobError
 from taskq.testing import InMemoryBackend
 from tests import testing_tasks as tt
@@ -175,3 +176,18 @@ def test_drain_and_eager_work_from_inside_an_event_loop(taskq_backend: InMemoryB
 def test_enqueue_many_in_eager_mode_runs_each_job(taskq_eager: InMemoryBackend) -> None:
     jobs = tt.welcome.enqueue_many([("a",), ("b",)])
     assert [j.result() for j in jobs] == ["welcome a", "welcome b"]
+
+
+def test_an_unknown_task_is_dead_at_once_not_handed_back(taskq_backend: InMemoryBackend) -> None:
+    """Every worker of a test is this process: nobody else could know the task."""
+    taskq_backend.store.enqueue([Payload(id="u1", task="nowhere.missing", queue="default")])
+    (run,) = taskq.testing.run_until_empty()
+    assert (run.ended, run.reason) == ("dead", "unknown-task")
+
+
+def test_drain_releases_dependents_as_a_worker_would(taskq_backend: InMemoryBackend) -> None:
+    parent = tt.welcome.delay("a")
+    child = tt.welcome.enqueue(args=["b"], depends_on=[parent])
+    assert [p.args for p in taskq.testing.enqueued()] == [["a"]]  # the child waits
+    assert [r.args for r in taskq.testing.drain()] == [["a"], ["b"]]
+    assert child.result() == "welcome b"

@@ -110,3 +110,9 @@ def test_coroutine_tasks_and_async_producers_work_eagerly(taskq_eager: InMemoryB
     assert asyncio.run(web_view()) == "THERE"
     with pytest.raises(ValueError, match="nope"):
         asyncio.run(tt.always_fails.adelay("nope"))
+
+
+def test_a_dependent_runs_once_its_parents_are_done(taskq_eager: InMemoryBackend) -> None:
+    parent = tt.welcome.delay("a")
+    child = tt.welcome.enqueue(args=["b"], depends_on=[parent])
+    assert (child.status(), child.result()) == ("done", "welcome b")

@@ -91,6 +91,20 @@ class InMemoryStore(RedisStore):
         return outcomes
 
 
+    def resolve(self, dependent: str, parent: str, ended: str, result: str) -> int:
+        """Workflows: in eager mode, a dependent its last parent releases runs at once."""
+        from taskq.store.workflows import split_ref
+        from taskq.testing.eager import run_eagerly
+        from taskq.workflows import RELEASED
+
+        verdict = super().resolve(dependent, parent, ended, result)
+        if self.backend.eager and verdict == RELEASED:
+            queue, job_id = split_ref(dependent)
+            raw = self.client.hget(self.keys.job(queue, job_id), "payload")
+            if raw is not None:
+                off_loop(run_eagerly, self.backend, decode(raw, allow_pickle=True), raw)
+        return verdict
+
     def wait_for_end(self, queue: str, job_id: str, timeout: float) -> bool:
         """Never blocks: in a test nothing runs a job until the test drains (a blocking
         wait would only sit out its timeout), so say so at once."""
@@ -139,7 +153,10 @@ class InMemoryBackend:
         self.server = fakeredis.FakeServer()
         self.client = fakeredis.FakeRedis(server=self.server)
         self.client.eval(_REDIS_CJSON, 0)
-        self.settings = Settings(url=IN_MEMORY_URL, prefix=prefix, lease_ttl=LEASE_TTL)
+        # Every worker of a test is this process: a task unknown here is unknown everywhere,
+        # so it is dead-lettered at once instead of being handed back for another worker.
+        self.settings = Settings(url=IN_MEMORY_URL, prefix=prefix, lease_ttl=LEASE_TTL,
+                                 unknown_task_grace=0)
         self.store = InMemoryStore(self.client, self.settings, self)
         self.clock = FakeClock()
         self.eager = eager

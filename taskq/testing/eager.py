@@ -41,15 +41,15 @@ _STOPPED.set()  # a runner that is told to stop fetches nothing after the job it
 _ids = itertools.count(1)
 
 
-def run_eagerly(backend: InMemoryBackend, payload: Payload) -> None:
-    """Run one just-enqueued job to its end in this thread; raise its exception if it ended
-    dead and the backend propagates."""
+def run_eagerly(backend: InMemoryBackend, payload: Payload, raw: bytes | None = None) -> None:
+    """Run one just-enqueued job (stored as `raw`, by default its encoding) to its end in
+    this thread; raise its exception if it ended dead and the backend propagates."""
     store, queue = backend.store, payload.queue
     worker = f"taskq-testing:{os.getpid()}:eager{next(_ids)}"  # nested runs get their own
     store.register(worker, [queue], {"host": "taskq-testing", "pid": os.getpid()})
     runner = RecordingRunner(store, worker, [queue], stop=_STOPPED, burst=True,
                              clock=backend.clock.now, adopt_orphans=False)
-    k, raw = store.keys, payload.encode()
+    k, raw = store.keys, raw or payload.encode()
     try:
         for _ in range(backend.max_runs):
             store.client.eval(_TAKE, 5, k.ready(queue), k.scheduled(queue),
@@ -62,7 +62,9 @@ def run_eagerly(backend: InMemoryBackend, payload: Payload) -> None:
             backend.runs.append(run)
             if run.ended == RETRY:
                 raw, due = store.client.hmget(k.job(queue, payload.id), "payload", "due")
-                backend.clock.advance_to(int(due) / 1000)
+                if raw is None:
+                    return
+                backend.clock.advance_to(int(due or 0) / 1000)
                 continue
             if run.ended == DEAD and backend.propagate:
                 raise run.exception or JobFailedError(payload.id, "dead",

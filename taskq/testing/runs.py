@@ -25,7 +25,8 @@ DEAD = "dead"
 @dataclass(frozen=True)
 class JobRun:
     """One run of one job. `ended` is where the job went: "done", "retry" (scheduled again:
-    a failure with retries left, or `Retry`) or "dead" (dead letters, with `reason`)."""
+    a failure with retries left, or `Retry`) or "dead" (dead letters, with `reason`); or the
+    job's status when it is something else (for example "cancelled")."""
 
     job_id: str
     task: str
@@ -50,7 +51,8 @@ def job_run(store: RedisStore, delivery: Delivery, outcome: d.Outcome) -> JobRun
     """Describe a finished run from the job's record, which says where the store put it."""
     record = store.job_record(delivery.queue, delivery.job_id)
     status = record.get("status", "")
-    ended = DONE if status == DONE else DEAD if status == DEAD else RETRY
+    # Scheduled (or already due again): a retry. Any other status (cancelled, ...) as it is.
+    ended = {DONE: DONE, DEAD: DEAD, "scheduled": RETRY, "queued": RETRY}.get(status, status)
     p = delivery.payload
     return JobRun(
         job_id=delivery.job_id, task=p.task if p else "", queue=delivery.queue,
@@ -83,6 +85,10 @@ def off_loop(fn: Callable[..., T], *args: Any) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop:
         return fn(*args)
     with ThreadPoolExecutor(1, thread_name_prefix="taskq-testing") as pool:
         return pool.submit(fn, *args).result()
