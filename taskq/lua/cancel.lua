@@ -5,6 +5,7 @@
 -- KEYS[1] job hash {q}:job:<id>   KEYS[2] ready list {q}:ready
 -- KEYS[3] scheduled zset {q}:scheduled   KEYS[4] running hash {q}:running
 -- KEYS[5] history list {q}:history:<id>   KEYS[6] notify list {q}:notify:<id>
+-- KEYS[7] high line {q}:ready:high   KEYS[8] low line {q}:ready:low (priorities)
 -- ARGV[1] job id   ARGV[2] "soft" | "force" | "waiting" (only a waiting job; no flag)
 -- ARGV[3] now in ms   ARGV[4] result TTL in seconds   ARGV[5] history entry
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
@@ -21,10 +22,13 @@ local payload = redis.call('HGET', KEYS[1], 'payload')
 local removed = 0
 if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   -- Not marked running: it waits in scheduled (also after its retry was scheduled) or in
-  -- ready (a due job is promoted with its hash still saying 'scheduled').
+  -- ready or its priority's line (a due job is promoted with its hash still saying
+  -- 'scheduled').
   removed = redis.call('ZREM', KEYS[3], payload)
-  if removed == 0 then
-    removed = redis.call('LREM', KEYS[2], 1, payload)
+  for _, line in ipairs({KEYS[2], KEYS[7], KEYS[8]}) do
+    if removed == 0 then
+      removed = redis.call('LREM', line, 1, payload)
+    end
   end
 end
 if removed == 0 then

@@ -32,7 +32,8 @@ class Control(StoreBase):
     def _cancel_parts(self, queue: str, job_id: str, mode: str) -> tuple[list[str], list[Any]]:
         k = self.keys
         keys = [k.job(queue, job_id), k.ready(queue), k.scheduled(queue), k.running(queue),
-                k.history(queue, job_id), k.notify(queue, job_id)]
+                k.history(queue, job_id), k.notify(queue, job_id), k.ready_high(queue),
+                k.ready_low(queue)]
         args = [job_id, mode, now_ms(), self.settings.result_ttl,
                 history_entry("cancelled", reason="cancelled while waiting")]
         return keys, args
@@ -45,17 +46,23 @@ class Control(StoreBase):
 
     @translate_errors
     def waiting_ids(self, queue: str, limit: int = 1000) -> tuple[list[str], int]:
-        """Up to `limit` ids of jobs waiting (ready, then scheduled), and how many wait."""
+        """Up to `limit` ids of jobs waiting (ready lines, then scheduled), and how many
+        wait."""
         from taskq.job import job_id_of
 
+        lines = self.keys.ready_lines(queue)
         pipe = self.client.pipeline(transaction=False)
-        pipe.lrange(self.keys.ready(queue), -limit, -1)
+        for line in lines:
+            pipe.lrange(line, -limit, -1)
         pipe.zrange(self.keys.scheduled(queue), 0, limit - 1)
-        pipe.llen(self.keys.ready(queue))
+        for line in lines:
+            pipe.llen(line)
         pipe.zcard(self.keys.scheduled(queue))
-        ready, scheduled, n_ready, n_scheduled = pipe.execute()
-        ids = [job_id_of(raw) for raw in reversed(ready)] + [job_id_of(r) for r in scheduled]
-        return ids[:limit], int(n_ready) + int(n_scheduled)
+        replies = pipe.execute()
+        n = len(lines)
+        ids = [job_id_of(raw) for waiting in replies[:n] for raw in reversed(waiting)]
+        ids += [job_id_of(raw) for raw in replies[n]]
+        return ids[:limit], sum(int(c) for c in replies[n + 1:])
 
     @translate_errors
     def cancel_waiting(self, queue: str, job_ids: Iterable[str]) -> list[str]:

@@ -277,3 +277,21 @@ def test_on_enqueue_hooks_see_each_enqueue_and_a_raising_one_costs_nothing(store
     assert seen == [(job.id, "tests.control.tasks.record", False),
                     (job.id, "tests.control.tasks.record", True)]
     assert again.id == job.id and job.status() == "queued"
+
+
+def test_waiting_jobs_of_every_priority_line_are_cancelled_and_cleared(store) -> None:
+    from click.testing import CliRunner
+
+    from taskq.cli import main
+
+    first = tasks.record.delay("p0")  # ready is empty: the next ones wait in their lines
+    high = tasks.record.enqueue(args=["p1"], priority=taskq.HIGH)
+    low = tasks.record.enqueue(args=["p2"], priority=taskq.LOW)
+    assert store.client.llen(store.keys.ready_high(Q)) == 1
+    assert high.cancel() == "cancelled" and high.status() == "cancelled"
+    assert store.client.llen(store.keys.ready_high(Q)) == 0
+    url = store.settings.url
+    out = CliRunner().invoke(main, ["queue", "clear", Q, "--url", url, "--json"])
+    assert json.loads(out.output)["cancelled"] == 2
+    assert first.status() == low.status() == "cancelled"
+    assert not any(store.client.llen(k) for k in store.keys.ready_lines(Q))
