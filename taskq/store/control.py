@@ -110,7 +110,9 @@ class Control(StoreBase):
         k, q = self.keys, payload.queue
         guard_key = k.unique(q, guard) if kind == "unique" else k.idempotency(q, guard)
         enqueue_keys, enqueue_args = self._enqueue_parts(payload)  # type: ignore[attr-defined]
-        self.client.sadd(k.queues(), q)
+        if q not in self._known_queues:
+            self.client.sadd(k.queues(), q)
+            self._known_queues.add(q)
         for _ in range(GUARD_RETRIES):
             holder = _text(self.client.get(guard_key)) or ""
             keys = [guard_key, k.job(q, holder or payload.id), *enqueue_keys]
