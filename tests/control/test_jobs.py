@@ -160,26 +160,33 @@ def test_taskq_queue_clear_cancels_every_waiting_job(store, records, spawn) -> N
 
 
 # --- unique and idempotent jobs ---------------------------------------------------------
-def test_unique_key_returns_the_pending_job_and_survives_a_worker_crash(
-        store, records, spawn) -> None:
-    first = tasks.hold.enqueue(args=["u"], unique_key="invoice-42")
+@pytest.mark.parametrize("kind", ["unique_key", "idempotency_key"])
+def test_a_key_returns_the_pending_job_and_survives_a_worker_crash(
+        store, records, spawn, kind) -> None:
+    key = {kind: "invoice-42"}
+    first = tasks.hold.enqueue(args=["u"], **key)
     assert first.existing is False
-    again = tasks.hold.enqueue(args=["u"], unique_key="invoice-42")
+    again = tasks.hold.enqueue(args=["u"], **key)
     assert (again.existing, again.id) == (True, first.id)
     worker = spawn(lease=1.0)
     wait_runs("u")
     worker.signal_group(signal.SIGKILL)  # the job is held by a dead worker
     worker.wait()
-    assert tasks.hold.enqueue(args=["u"], unique_key="invoice-42").id == first.id
+    assert tasks.hold.enqueue(args=["u"], **key).id == first.id
     spawn(lease=1.0)  # recovers it (lease expired) and runs it again
     wait_runs("u", 2)
-    assert tasks.hold.enqueue(args=["u"], unique_key="invoice-42").id == first.id
+    assert tasks.hold.enqueue(args=["u"], **key).id == first.id
     records.rpush("control:release:u", "go")
     wait_status(first, "done")
-    fresh = tasks.hold.enqueue(args=["u2"], unique_key="invoice-42", unique_for=60)
-    assert fresh.existing is False and fresh.id != first.id
-    ttl = store.client.ttl(store.keys.unique(Q, "invoice-42"))
-    assert 0 < ttl <= 60
+    if kind == "unique_key":  # a unique key is free once its job ended
+        fresh = tasks.hold.enqueue(args=["u2"], unique_key="invoice-42", unique_for=60)
+        assert fresh.existing is False and fresh.id != first.id
+        ttl = store.client.ttl(store.keys.unique(Q, "invoice-42"))
+        assert 0 < ttl <= 60
+    else:  # an idempotency key answers with the stored result, and never runs again
+        done = tasks.hold.enqueue(args=["u"], **key)
+        assert (done.existing, done.id, done.result(timeout=5)) == (True, first.id, "held u")
+        assert len(tasks.runs("u")) == 2  # the run the crash cut off, and the one that ended
 
 
 def test_idempotency_key_returns_the_stored_result_and_never_runs_again(
