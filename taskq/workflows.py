@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 POLICIES = ("dead", "run")
 RELEASED, ENDED_DEAD = 2, 3
+# A parent's statuses that settle its dependents: anything but done counts as dead for
+# them (a cancelled or expired parent never produces the result they wait for).
+PARENT_ENDED = ("done", "dead", "missing", "cancelled", "expired")
 log = get_logger()
 
 
@@ -59,6 +62,7 @@ class Signature:
 class GroupResult:
     members: list[Job]
     callback: Job | None
+
 
 
 def chain(*steps: Signature, store: RedisStore | None = None) -> list[Job]:
@@ -98,7 +102,7 @@ def enqueue_after(store: RedisStore, payload: Any, parents: Sequence[Job], polic
     me = ref(payload.queue, payload.id)
     for parent in refs:
         status, result = store.link(parent, me)
-        if status in ("done", "dead", "missing"):
+        if status in PARENT_ENDED:
             _resolve(store, me, parent, status, result)
     return outcome
 
@@ -141,7 +145,7 @@ def sweep_waiting(store: RedisStore, queue: str) -> int:
         me = ref(queue, job_id)
         for parent, (status, result) in zip(pending, store.parent_states(pending),
                                             strict=True):
-            if status in ("done", "dead", "missing"):
+            if status in PARENT_ENDED:
                 verdict = _resolve(store, me, parent, status, result)
                 resolved += verdict != 0
                 if verdict == ENDED_DEAD:

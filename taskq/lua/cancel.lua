@@ -6,6 +6,7 @@
 -- KEYS[3] scheduled zset {q}:scheduled   KEYS[4] running hash {q}:running
 -- KEYS[5] history list {q}:history:<id>   KEYS[6] notify list {q}:notify:<id>
 -- KEYS[7] high line {q}:ready:high   KEYS[8] low line {q}:ready:low (priorities)
+-- KEYS[9] waiting zset {q}:waiting (jobs waiting for their parents: depends_on)
 -- ARGV[1] job id   ARGV[2] "soft" | "force" | "waiting" (only a waiting job; no flag)
 -- ARGV[3] now in ms   ARGV[4] result TTL in seconds   ARGV[5] history entry
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
@@ -20,7 +21,10 @@ if status == 'done' or status == 'dead' or status == 'cancelled' or status == 'e
 end
 local payload = redis.call('HGET', KEYS[1], 'payload')
 local removed = 0
-if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
+if status == 'waiting' then
+  -- Waiting for its parents (its dependents learn of its end from the supervisors' sweep).
+  removed = redis.call('ZREM', KEYS[9], ARGV[1])
+elseif redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   -- Not marked running: it waits in scheduled (also after its retry was scheduled) or in
   -- ready or its priority's line (a due job is promoted with its hash still saying
   -- 'scheduled').

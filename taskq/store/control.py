@@ -33,7 +33,7 @@ class Control(StoreBase):
         k = self.keys
         keys = [k.job(queue, job_id), k.ready(queue), k.scheduled(queue), k.running(queue),
                 k.history(queue, job_id), k.notify(queue, job_id), k.ready_high(queue),
-                k.ready_low(queue)]
+                k.ready_low(queue), k.waiting(queue)]
         args = [job_id, mode, now_ms(), self.settings.result_ttl,
                 history_entry("cancelled", reason="cancelled while waiting")]
         return keys, args

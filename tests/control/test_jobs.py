@@ -302,3 +302,17 @@ def test_waiting_jobs_of_every_priority_line_are_cancelled_and_cleared(store) ->
     assert json.loads(out.output)["cancelled"] == 2
     assert first.status() == low.status() == "cancelled"
     assert not any(store.client.llen(k) for k in store.keys.ready_lines(Q))
+
+
+def test_cancelling_a_parent_or_a_waiting_dependent(store, records, spawn) -> None:
+    parent = tasks.record.enqueue(args=["parent"], delay=30)
+    child = tasks.record.enqueue(args=["child"], depends_on=[parent])
+    other = tasks.record.enqueue(args=["other"], depends_on=[parent])
+    assert child.status() == "waiting"
+    assert child.cancel() == "cancelled"  # waiting for its parents: removed from waiting
+    assert not store.client.zscore(store.keys.waiting(Q), child.id)
+    assert parent.cancel() == "cancelled"
+    spawn()  # the supervisors' sweep tells the other dependent its parent will never be done
+    record = wait_status(other, "dead", timeout=90)
+    assert record["reason"] == "parent failed" and "cancelled" in record["error"]
+    assert tasks.runs("child") == tasks.runs("other") == tasks.runs("parent") == []
