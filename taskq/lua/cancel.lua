@@ -7,6 +7,8 @@
 -- KEYS[5] history list {q}:history:<id>   KEYS[6] notify list {q}:notify:<id>
 -- KEYS[7] high line {q}:ready:high   KEYS[8] low line {q}:ready:low (priorities)
 -- KEYS[9] waiting zset {q}:waiting (jobs waiting for their parents: depends_on)
+-- KEYS[10] the parked list of the limit that holds the job back ({q}:limit:<name>:parked,
+-- read by the caller from the hash's `held`; the ready list again when none)
 -- ARGV[1] job id   ARGV[2] "soft" | "force" | "waiting" (only a waiting job; no flag)
 -- ARGV[3] now in ms   ARGV[4] result TTL in seconds   ARGV[5] history entry
 -- Appends to the events stream (emit.lua; KEYS and ARGV gain its two trailing parts).
@@ -27,9 +29,9 @@ if status == 'waiting' then
 elseif redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   -- Not marked running: it waits in scheduled (also after its retry was scheduled) or in
   -- ready or its priority's line (a due job is promoted with its hash still saying
-  -- 'scheduled').
+  -- 'scheduled'), or parked by a concurrency limit.
   removed = redis.call('ZREM', KEYS[3], payload)
-  for _, line in ipairs({KEYS[2], KEYS[7], KEYS[8]}) do
+  for _, line in ipairs({KEYS[2], KEYS[7], KEYS[8], KEYS[10]}) do
     if removed == 0 then
       removed = redis.call('LREM', line, 1, payload)
     end

@@ -29,19 +29,25 @@ def cancel_checked(reply: int) -> int:
 
 class Control(StoreBase):
     # --- cancellation --------------------------------------------------------------------
-    def _cancel_parts(self, queue: str, job_id: str, mode: str) -> tuple[list[str], list[Any]]:
+    def _cancel_parts(self, queue: str, job_id: str, mode: str, held: bytes | None = None
+                      ) -> tuple[list[str], list[Any]]:
         k = self.keys
+        by, _, limit = (held or b"").decode(errors="replace").partition(" ")
+        parked = k.limit_parked(queue, limit) if by == "concurrency" and limit else k.ready(
+            queue)
         keys = [k.job(queue, job_id), k.ready(queue), k.scheduled(queue), k.running(queue),
                 k.history(queue, job_id), k.notify(queue, job_id), k.ready_high(queue),
-                k.ready_low(queue), k.waiting(queue)]
+                k.ready_low(queue), k.waiting(queue), parked]
         args = [job_id, mode, now_ms(), self.settings.result_ttl,
                 history_entry("cancelled", reason="cancelled while waiting")]
         return keys, args
 
     @translate_errors
     def cancel(self, queue: str, job_id: str, force: bool = False) -> str:
-        """'cancelled' | 'requested' | 'missing' | the status of a job that already ended."""
-        keys, args = self._cancel_parts(queue, job_id, "force" if force else "soft")
+        """'cancelled' | 'requested' | 'missing' | the status of a job that already ended.
+        Two round trips: which limit parks the job, if one does; then the script."""
+        held = self.client.hget(self.keys.job(queue, job_id), "held")
+        keys, args = self._cancel_parts(queue, job_id, "force" if force else "soft", held)
         return str(_text(self.scripts.call(self.client, "cancel", keys, args)))
 
     @translate_errors

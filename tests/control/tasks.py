@@ -52,6 +52,14 @@ def hold(tag: str, seconds: float = 60.0) -> str:
     return f"held {tag}"
 
 
+@task(queue=QUEUE, retries=0, concurrency=1)
+def one_at_a_time(tag: str, seconds: float = 60.0) -> str:
+    """Like hold, under a concurrency limit of 1 (a second one is parked)."""
+    mark_run(tag)
+    client().blpop([f"control:release:{tag}"], timeout=seconds)
+    return f"held {tag}"
+
+
 @task(queue=QUEUE, retries=3, backoff=FAST)
 def until_cancelled(tag: str) -> str:
     """Checks current_job().cancelled between steps; raises once cancelled."""

@@ -316,3 +316,17 @@ def test_cancelling_a_parent_or_a_waiting_dependent(store, records, spawn) -> No
     record = wait_status(other, "dead", timeout=90)
     assert record["reason"] == "parent failed" and "cancelled" in record["error"]
     assert tasks.runs("child") == tasks.runs("other") == tasks.runs("parent") == []
+
+
+def test_a_job_parked_by_a_concurrency_limit_is_cancelled(store, records, spawn) -> None:
+    running = tasks.one_at_a_time.delay("limit-a")
+    parked = tasks.one_at_a_time.delay("limit-b")
+    spawn(extra=("--threads", "2"))
+    wait_runs("limit-a")
+    wait_until(lambda: parked.refresh().get("held"), "the second job to be parked")
+    assert parked.cancel() == "cancelled"
+    records.rpush("control:release:limit-a", "go")
+    wait_status(running, "done")
+    after = tasks.record.delay("after-limit")
+    wait_status(after, "done")
+    assert parked.status() == "cancelled" and tasks.runs("limit-b") == []
