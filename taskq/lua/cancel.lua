@@ -31,9 +31,9 @@ elseif redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   -- ready or its priority's line (a due job is promoted with its hash still saying
   -- 'scheduled'), or parked by a concurrency limit.
   removed = redis.call('ZREM', KEYS[3], payload)
-  for _, line in ipairs({KEYS[2], KEYS[7], KEYS[8], KEYS[10]}) do
+  for _, k in ipairs({2, 7, 8, 10}) do
     if removed == 0 then
-      removed = redis.call('LREM', line, 1, payload)
+      removed = redis.call('LREM', KEYS[k], 1, payload)
     end
   end
 end
