@@ -112,3 +112,25 @@ def test_idle_exit_runs_the_work_then_exits_zero_when_idle(store: RedisStore) ->
     assert [j.result(timeout=1) for j in jobs] == [i + 1 for i in range(20)]
     assert "worker-idle-exit" in done.stderr
     assert store.client.zcard(store.keys.leases("default")) == 0
+
+
+def test_single_process_worker_drains_in_one_process(store: RedisStore) -> None:
+    jobs = t.add.enqueue_many([(i, 1) for i in range(20)])
+    done = run_cli("worker", "tests.sample_tasks", "--single-process", "--burst",
+                   url=store.settings.url or "")
+    assert done.returncode == 0, done.stderr
+    assert [j.result(timeout=1) for j in jobs] == [i + 1 for i in range(20)]
+    assert store.client.zcard(store.keys.leases("default")) == 0  # unregistered on exit
+    workers = {line.split("worker=")[1].split()[0] for line in done.stderr.splitlines()
+               if "job-succeeded" in line}
+    pids = {w.split(":")[1] for w in workers}
+    supervisor = next(line.split("supervisor=")[1].split()[0]
+                      for line in done.stderr.splitlines() if "worker-started" in line)
+    assert pids == {supervisor}  # the jobs ran in the supervisor's own process
+
+
+def test_single_process_refuses_several_children(store: RedisStore) -> None:
+    done = run_cli("worker", "tests.sample_tasks", "--single-process", "-c", "2", "--burst",
+                   url=store.settings.url or "")
+    assert done.returncode == 2
+    assert "--single-process runs one child" in done.stderr

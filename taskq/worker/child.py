@@ -84,7 +84,10 @@ def child_main(spec: ChildSpec, token: str, stop: Any, slots: list[Slot]) -> Non
     os._exit(run_child(spec, make_worker_id(os.getpid(), token), stop, slots))
 
 
-def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> int:
+def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot], *,
+              supervised: bool = True) -> int:
+    """The child's work; `supervised=False` when it runs as a thread of the supervisor's own
+    process (--single-process): there is no parent to watch then."""
     log = get_logger(worker=worker_id)
     store = RedisStore(connect(spec.settings), spec.settings, allow_pickle=spec.allow_pickle)
     try:
@@ -102,7 +105,8 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot]) -> 
                           on_beat=lambda: store.publish_tasks(spec.queues, known_task_names()))
     heartbeat.start()
     watch = OrphanWatch(spec.orphan_grace, EXIT_ORPHANED)
-    watch.start()
+    if supervised:  # in --single-process the parent is not a supervisor: nothing to watch
+        watch.start()
     halt = threading.Event()  # one runner thread crashed: stop them all
     until = AnyEvent(stop, heartbeat.lost, watch.orphaned, halt)
     count = runner_count(spec)

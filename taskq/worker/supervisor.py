@@ -162,19 +162,28 @@ class Supervisor:
     def _start_child(self, index: int) -> None:
         token = uuid.uuid4().hex[:8]
         slots = SharedSlots(runner_count(self.spec))
-        process = self.ctx.Process(
-            target=child_main, name=f"taskq-child-{index}",
-            args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
+        process = self._new_child(index, token, slots)
         process.start()
         assert process.pid is not None
         worker_id = make_worker_id(process.pid, token)
         self.children[index] = Child(index, process, worker_id, slots)
 
+    def _new_child(self, index: int, token: str, slots: SharedSlots) -> Any:
+        """A child process (forked, not started); the single-process worker overrides."""
+        return self.ctx.Process(
+            target=child_main, name=f"taskq-child-{index}",
+            args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
+
+    def _kill(self, child: Child, reason: str) -> None:
+        """Stop a child at once ("timeout" or "shutdown"); it is reaped and its jobs
+        recovered on the next tick."""
+        child.kill_reason = reason
+        os.kill(child.process.pid, signal.SIGKILL)
+
     def _kill_all(self, reason: str) -> None:
-        for child in self.children.values():
+        for child in list(self.children.values()):
             if child.process.is_alive() and child.kill_reason is None:
-                child.kill_reason = reason
-                os.kill(child.process.pid, signal.SIGKILL)
+                self._kill(child, reason)
 
     def _check_idle(self) -> None:
         """--idle-exit: no job started or ended in any child for that long: stop gracefully,
@@ -193,12 +202,11 @@ class Supervisor:
         for child in self.children.values():
             overdue = child.slots.overdue(now)
             if overdue and child.kill_reason is None and child.process.is_alive():
-                child.kill_reason = "timeout"
                 child.timed_out = overdue
                 self.log.error("job-timed-out", job_ids=overdue, worker=child.worker_id,
                                detail="killing the child process; the job is retried if it "
                                "has retries left, else dead-lettered (see the next line)")
-                os.kill(child.process.pid, signal.SIGKILL)
+                self._kill(child, "timeout")
 
     def _reap(self) -> None:
         for index, child in list(self.children.items()):
