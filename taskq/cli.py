@@ -50,7 +50,17 @@ def import_modules(modules: tuple[str, ...]) -> None:
 
 
 class TaskqGroup(click.Group):
-    """Turns taskq errors into one readable line and a named exit code."""
+    """Turns taskq errors into one readable line and a named exit code. The operating
+    commands (taskq.admin) are imported on first use: a worker process never holds them."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            _register_admin()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register_admin()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -73,6 +83,10 @@ def main() -> None:
 @queue_option("Queue to serve, highest priority first (repeatable). Default: default.")
 @click.option("-c", "--processes", type=click.IntRange(min=1), default=None,
               help="Child processes (default: one per core).")
+@click.option("--single-process", is_flag=True,
+              help="Run the one child inside the supervisor's process: the smallest memory "
+                   "footprint; a hard timeout restarts the whole process, and after a crash "
+                   "its jobs come back when the lease expires (see docs/internals.md).")
 @click.option("--threads", type=click.IntRange(min=1), default=1,
               help="Threads per child, for I/O-bound tasks.")
 @click.option("--async-concurrency", type=click.IntRange(min=1), default=10,
@@ -112,7 +126,7 @@ def main() -> None:
 @url_option
 @prefix_option
 def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | None,
-           threads: int, async_concurrency: int, burst: bool,
+           single_process: bool, threads: int, async_concurrency: int, burst: bool,
            wait_scheduled: float | None, max_jobs: int | None,
            grace: float, lease: float | None, import_from: tuple[str, ...],
            unknown_task_grace: float | None, result_ttl: int | None, allow_pickle: bool,
@@ -134,6 +148,9 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
         if not all(part.isidentifier() for part in prefix_.split(".")):
             raise click.BadParameter(f"{prefix_!r} is not a dotted module prefix (e.g. workers)",
                                      param_hint="--import-from")
+    if single_process and processes not in (None, 1):
+        raise click.UsageError(f"--single-process runs one child; drop -c {processes} or "
+                               "--single-process")
     settings = settings_from(url, prefix)  # bad settings are usage errors, before any start
     log_level = log_level.lower()
     configure_logging(log_format, log_level)
@@ -152,7 +169,12 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)
-    code = Supervisor(spec, processes or os.cpu_count() or 1, grace, idle_exit).run()
+    if single_process:
+        from taskq.worker.inline import InlineSupervisor
+
+        code = InlineSupervisor(spec, grace, idle_exit).run()
+    else:
+        code = Supervisor(spec, processes or os.cpu_count() or 1, grace, idle_exit).run()
     sys.exit(code)
 
 
@@ -223,13 +245,18 @@ def web(host: str, port: int, token: str | None, read_only: bool, url: str | Non
                 log_level="warning")
 
 
+_admin_registered = False
+
+
 def _register_admin() -> None:
+    global _admin_registered
+    if _admin_registered:
+        return
+    _admin_registered = True
     from taskq.admin.commands import register
 
     register(main)
 
-
-_register_admin()
 
 if __name__ == "__main__":
     main()
