@@ -193,11 +193,19 @@ class Bench:
             time.sleep(0.02)
         return [float(v) for v in self.r.lrange(sink.LATENCY_KEY, 0, -1)]
 
+    def failures(self) -> dict[str, Any]:
+        """kill -9 a worker process mid-job a few times (benchlib.failures)."""
+        from benchlib import failures
+
+        return failures.run(self)
+
     def info(self) -> dict[str, Any]:
         io = getattr(self.peer, "io_configs", lambda: [])()
         return {"version": self.peer.version(), "bulk_api": self.peer.bulk_api,
                 "configs": {c.name: c.describe for c in self.peer.worker_configs()},
-                "io_configs": {c.name: c.describe for c, _ in io}}
+                "io_configs": {c.name: c.describe for c, _ in io},
+                "reliable": (self.peer.reliable_config().describe  # type: ignore[attr-defined]
+                             if hasattr(self.peer, "reliable_config") else None)}
 
 
 def main() -> None:

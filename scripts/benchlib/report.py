@@ -57,6 +57,13 @@ def summarize(results: Results, peers: list[str]) -> dict[str, dict[str, Any]]:
         for f in ("rss_mb", "pss_mb", "processes", "spaced_p50_ms", "spaced_p99_ms",
                   "burst_p50_ms", "burst_p99_ms"):
             s[f] = median_of(idle, f)
+        single = [r for r in cases.get("idle:single", []) if "pss_mb" in r]
+        if single:
+            s["idle_single"] = {f: median_of(single, f) for f in ("rss_mb", "pss_mb",
+                                                                  "processes")}
+        fail = [r for r in cases.get("failures", []) if "lost" in r]
+        if fail:
+            s["failures"] = fail[0]
         s["errors"] = [f"{key}: {r['error']}" for key, runs in cases.items() for r in runs
                        if "error" in r]
         out[peer] = s
@@ -107,6 +114,13 @@ def tables(summary: dict[str, dict[str, Any]]) -> str:
                   "|---|---|---:|---:|---:|"]
         lines += [f"| {peer} | {m['describe']} | {fmt(m['seconds'], 2)} | {fmt(m['rate'])} "
                   f"| {fmt(m['steady'])} |" for peer, m in io_rows]
+    if taskq and taskq.get("idle_single"):
+        m = taskq["idle_single"]
+        lines += ["", f"taskq idle memory, `--single-process` (supervisor and child in one "
+                  f"process): RSS {fmt(m['rss_mb'], 1)} MB, PSS {fmt(m['pss_mb'], 1)} MB "
+                  f"({fmt(m['processes'])} process)."]
+    if any(s.get("failures") for s in summary.values()):
+        lines += ["", failures_table(summary)]
     if taskq and taskq.get("default") and taskq["default"].get("commands_per_job"):
         d = taskq["default"]
         cmds = ", ".join(f"{k} {v:g}" for k, v in d["commands_per_job"].items())
@@ -146,6 +160,12 @@ def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     if t.get("spaced_p99_ms") is not None:
         out.append({"target": "latency p99 < 3 ms", "taskq": t["spaced_p99_ms"],
                     "met": t["spaced_p99_ms"] < 3})
+    smallest = [v for v in (t.get("pss_mb"), (t.get("idle_single") or {}).get("pss_mb")) if v]
+    huey = (peers.get("huey") or {}).get("pss_mb")
+    if smallest and huey:
+        out.append({"target": "smallest worker's idle PSS <= huey's", "taskq": min(smallest),
+                    "vs": "huey", "peer": huey, "ratio": round(min(smallest) / huey, 2),
+                    "met": min(smallest) <= huey})
     if t.get("rss_mb") and t.get("processes"):
         per = t["rss_mb"] / t["processes"]
         out.append({"target": "idle RSS <= 35 MB per process", "taskq": round(per, 1),
@@ -159,4 +179,22 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
         vs = f"{r['vs']} {fmt(r['peer'], 2)}" if "vs" in r else "—"
         lines.append(f"| {r['target']} | {fmt(r['taskq'], 2)} | {vs} | "
                      f"{r.get('ratio', '—')} | {'yes' if r['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def failures_table(summary: dict[str, dict[str, Any]]) -> str:
+    """The failure-mode case: kill -9 a worker process mid-job, a few times."""
+    rows = [(peer, s["failures"]) for peer, s in summary.items() if s.get("failures")]
+    n = rows[0][1]["n"]
+    lines = [f"Failure modes ({n} jobs of 50-200 ms, each recording its start and end; kill -9 "
+             "of the process running a job, several times; most reliable settings):", "",
+             "| system | settings | kills | interrupted | lost | ran twice | finished twice "
+             "| rerun after kill median / max (s) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for peer, f in rows:
+        cap = " (time cap)" if f.get("capped") else ""
+        lines.append(
+            f"| {peer} | {f['describe']} | {f['kills']} | {f['interrupted']} "
+            f"| {f['lost']}{cap} | {f['ran_twice']} | {f['finished_twice']} "
+            f"| {fmt(f['rerun_median_s'], 2)} / {fmt(f['rerun_max_s'], 2)} |")
     return "\n".join(lines)

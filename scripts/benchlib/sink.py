@@ -55,3 +55,25 @@ async def io_wait() -> None:
 def io_wait_sync() -> None:
     """The same job as a plain function (for thread pools): blocks 50 ms."""
     time.sleep(IO_SECONDS)
+
+
+# --- the failure-mode case: every job records its start and its end ---------------------
+FAIL_START_KEY = "bench:fail:start"  # RPUSH "job pid time" when a job starts
+FAIL_END_KEY = "bench:fail:end"  # RPUSH "job pid time" when it ends (after its work)
+
+
+def work(job: int, ms: int) -> None:
+    """A job that does something: records its start, works `ms` ms, records its end."""
+    r = client()
+    r.rpush(FAIL_START_KEY, f"{job} {os.getpid()} {time.time()!r}")
+    time.sleep(ms / 1000)
+    r.rpush(FAIL_END_KEY, f"{job} {os.getpid()} {time.time()!r}")
+
+
+async def awork(job: int, ms: int) -> None:
+    """The same for asyncio workers (arq, SAQ): the sleep yields to the loop; the two
+    records are single RPUSHes on a blocking client, as in every other bench task."""
+    r = client()
+    r.rpush(FAIL_START_KEY, f"{job} {os.getpid()} {time.time()!r}")
+    await asyncio.sleep(ms / 1000)
+    r.rpush(FAIL_END_KEY, f"{job} {os.getpid()} {time.time()!r}")

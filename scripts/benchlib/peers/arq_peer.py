@@ -32,6 +32,10 @@ async def io(ctx: dict[str, Any]) -> None:
     await sink.io_wait()
 
 
+async def work(ctx: dict[str, Any], job: int, ms: int) -> None:
+    await sink.awork(job, ms)
+
+
 REDIS = RedisSettings.from_dsn(os.environ["BENCH_REDIS_URL"])
 LOG = {"version": 1, "disable_existing_loggers": False,
        "handlers": {"h": {"class": "logging.StreamHandler", "level": "WARNING"}},
@@ -54,6 +58,14 @@ class WorkerSettingsIO50:
     functions = [noop, mark, latency, io]
     redis_settings = REDIS
     max_jobs = 50
+
+
+class WorkerSettingsReliable:
+    """A job's in-progress key lives job_timeout + 10 s; a killed worker's job runs again
+    only after it expires: job_timeout cut from 300 s to 10 s (our jobs take <= 0.2 s)."""
+    functions = [work]
+    redis_settings = REDIS
+    job_timeout = 10
 
 
 class Adapter:
@@ -101,6 +113,18 @@ class Adapter:
         return [(WorkerConfig("async10", argv, f"{cores} x arq, max_jobs=10", procs=cores), "io"),
                 (WorkerConfig("async50", argv50, f"{cores} x arq, max_jobs=50", procs=cores),
                  "io")]
+
+    def reliable_config(self) -> WorkerConfig:
+        return WorkerConfig("reliable", [bin_path("arq"), f"{__name__}.WorkerSettingsReliable",
+                                         "--custom-log-dict", f"{__name__}.LOG"],
+                            "arq (max_jobs=10); job_timeout 10 s, max_tries 5 (default)")
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        async def run() -> None:
+            for job, ms in jobs:
+                await self.pool.enqueue_job("work", job, ms)
+
+        self.loop.run_until_complete(run())
 
     def close(self) -> None:
         self.loop.run_until_complete(self.pool.aclose())

@@ -15,6 +15,9 @@ from benchlib.peers import bin_path
 app = Celery("bench", broker=os.environ["BENCH_REDIS_URL"])
 app.conf.update(task_ignore_result=True, broker_connection_retry_on_startup=True,
                 worker_hijack_root_logger=True)
+if os.environ.get("BENCH_RELIABLE"):  # the failure-mode case's worker (see reliable_config)
+    app.conf.update(broker_transport_options={"visibility_timeout": 10},
+                    worker_prefetch_multiplier=1)
 
 
 @app.task
@@ -30,6 +33,11 @@ def mark(name: str) -> None:
 @app.task
 def latency(sent_at: float) -> None:
     sink.latency(sent_at)
+
+
+@app.task(acks_late=True, reject_on_worker_lost=True)
+def work(job: int, ms: int) -> None:
+    sink.work(job, ms)
 
 
 TASKS = {"noop": noop, "mark": mark, "latency": latency}
@@ -68,6 +76,22 @@ class Adapter:
                          "celery worker -P solo --prefetch-multiplier 32 "
                          "--without-gossip/mingle/heartbeat"),
         ]
+
+    def reliable_config(self) -> WorkerConfig:
+        """Celery's reliability settings: the task acks late and is requeued when its pool
+        process dies (reject_on_worker_lost); prefetch 1 (the docs' advice with acks_late);
+        the Redis transport's visibility timeout cut from 1 hour to 10 s (the docs: longer
+        than the longest task; ours take at most 0.2 s), so that the messages of a dead main
+        process come back within the run."""
+        return WorkerConfig("reliable", [bin_path("celery"), "-A", __name__, "worker", "-l",
+                                         "warning"],
+                            "celery worker (prefork, a process per core); acks_late, "
+                            "reject_on_worker_lost, prefetch 1, visibility_timeout 10 s",
+                            env={"BENCH_RELIABLE": "1"})
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        for job, ms in jobs:
+            work.delay(job, ms)
 
     def close(self) -> None:
         pass

@@ -13,7 +13,11 @@ from benchlib import sink
 from benchlib.peer import Args, WorkerConfig
 from benchlib.peers import bin_path
 
-broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"])
+# The failure-mode case's worker: a dead worker's unacked messages come back once its
+# heartbeat is 10 s old (default 60 s), found by maintenance on 10% of commands (default 0.1%).
+RELIABLE = {"heartbeat_timeout": 10_000, "maintenance_chance": 100_000}
+broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"],
+                     **(RELIABLE if os.environ.get("BENCH_RELIABLE") else {}))
 dramatiq.set_broker(broker)
 
 
@@ -30,6 +34,11 @@ def mark(name: str) -> None:
 @dramatiq.actor
 def latency(sent_at: float) -> None:
     sink.latency(sent_at)
+
+
+@dramatiq.actor
+def work(job: int, ms: int) -> None:
+    sink.work(job, ms)
 
 
 TASKS = {"noop": noop, "mark": mark, "latency": latency}
@@ -63,6 +72,17 @@ class Adapter:
             WorkerConfig("p2-t8", [*base, "-p", cores],
                          f"dramatiq -p {cores} (default: one per core, 8 threads)"),
         ]
+
+    def reliable_config(self) -> WorkerConfig:
+        """Dramatiq acks after the actor returns (at-least-once by default); a dead worker's
+        messages are requeued by broker maintenance after its heartbeat timeout."""
+        return WorkerConfig("reliable", [bin_path("dramatiq"), __name__],
+                            "dramatiq (a process per core, 8 threads); heartbeat_timeout "
+                            "10 s, maintenance_chance 10%", env={"BENCH_RELIABLE": "1"})
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        for job, ms in jobs:
+            work.send(job, ms)
 
     def close(self) -> None:
         broker.close()

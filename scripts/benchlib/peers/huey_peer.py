@@ -30,6 +30,11 @@ def latency(sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+@huey.task(retries=3)
+def work(job: int, ms: int) -> None:
+    sink.work(job, ms)
+
+
 TASKS = {"noop": noop, "mark": mark, "latency": latency}
 
 
@@ -62,6 +67,16 @@ class Adapter:
             WorkerConfig("w4-thread", [*base, "-w", "4", "-k", "thread"],
                          "huey_consumer -w 4 -k thread"),
         ]
+
+    def reliable_config(self) -> WorkerConfig:
+        """huey has no acknowledgement: a task is removed from the queue before it runs, so
+        retries=3 covers exceptions, not a killed consumer."""
+        return WorkerConfig("reliable", [bin_path("huey_consumer"), f"{__name__}.huey", "-q"],
+                            "huey_consumer (1 thread); retries=3")
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        for job, ms in jobs:
+            work(job, ms)
 
     def close(self) -> None:
         pass

@@ -6,7 +6,7 @@ import os
 from importlib.metadata import version
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 
 from benchlib import sink
 from benchlib.peer import Args, WorkerConfig
@@ -23,6 +23,10 @@ def mark(name: str) -> None:
 
 def latency(sent_at: float) -> None:
     sink.latency(sent_at)
+
+
+def work(job: int, ms: int) -> None:
+    sink.work(job, ms)
 
 
 TASKS = {"noop": noop, "mark": mark, "latency": latency}
@@ -63,6 +67,17 @@ class Adapter:
             WorkerConfig("pool-simple", [*pool, "-n", cores, *simple, "default"],
                          f"rq worker-pool -n {cores} -w rq.worker.SimpleWorker"),
         ]
+
+    def reliable_config(self) -> WorkerConfig:
+        """RQ's default worker (a work horse forked per job: a killed horse is seen by the
+        worker at once); jobs enqueued with retry=Retry(max=3)."""
+        return WorkerConfig("reliable", [bin_path("rq"), "worker", "-u", self.url,
+                                         "--logging_level", "WARNING", "default"],
+                            "rq worker; enqueue(..., retry=Retry(max=3))")
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        for job, ms in jobs:
+            self.queue.enqueue(work, job, ms, retry=Retry(max=3))
 
     def close(self) -> None:
         self.queue.connection.close()

@@ -31,9 +31,16 @@ async def io(ctx: dict[str, Any]) -> None:
     await sink.io_wait()
 
 
+async def work(ctx: dict[str, Any], *, job: int, ms: int) -> None:
+    await sink.awork(job, ms)
+
+
 settings = {"queue": Queue.from_url(os.environ["BENCH_REDIS_URL"]),
             "functions": [noop, mark, latency, io], "concurrency": 10}
 settings_big = {**settings, "concurrency": 50}
+# A killed worker's active job is "stuck" once past its timeout (10 s by default) and is
+# retried by the next sweep (timer 60 s, cut to 5 s; sweeps also hold a 60 s lock).
+settings_reliable = {**settings, "functions": [work], "timers": {"sweep": 5}}
 PARAM = {"mark": "name", "latency": "sent_at"}
 
 
@@ -79,6 +86,18 @@ class Adapter:
                 (WorkerConfig("async50", [bin_path("saq"), f"{__name__}.settings_big",
                                           "--workers", cores],
                               f"saq --workers {cores}, concurrency 50"), "io")]
+
+    def reliable_config(self) -> WorkerConfig:
+        return WorkerConfig("reliable", [bin_path("saq"), f"{__name__}.settings_reliable"],
+                            "saq (concurrency 10); job timeout 10 s (default), retries=3, "
+                            "sweep timer 5 s")
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        async def run() -> None:
+            for job, ms in jobs:
+                await self.queue.enqueue("work", job=job, ms=ms, retries=3)
+
+        self.loop.run_until_complete(run())
 
     def close(self) -> None:
         self.loop.run_until_complete(self.queue.disconnect())

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import version
+from typing import Any
 
 from benchlib import roundtrips, sink
 from benchlib.peer import Args, WorkerConfig
 from benchlib.peers import bin_path
+from benchlib.peers.taskq_work import work
 from taskq import Settings, configure, task
 
+WORK_MODULE = "benchlib.peers.taskq_work"  # the failure-mode worker imports only this
 roundtrips.install()
 
 
@@ -33,18 +36,16 @@ def mix(blob: str) -> None:
     sink.mix(blob)
 
 
-@task
-async def io() -> None:
-    await sink.io_wait()
+TASKS: dict[str, Any] = {"noop": noop, "mark": mark, "latency": latency, "mix": mix}
+IO_MODULE = "benchlib.peers.taskq_io"  # imported only by the io configs' workers
 
 
-@task
-def io_sync() -> None:
-    sink.io_wait_sync()
+def task_named(name: str) -> Any:
+    if name in ("io", "io_sync"):
+        import importlib
 
-
-TASKS = {"noop": noop, "mark": mark, "latency": latency, "mix": mix, "io": io,
-         "io_sync": io_sync}
+        return getattr(importlib.import_module(IO_MODULE), name)
+    return TASKS[name]
 
 
 class Adapter:
@@ -60,12 +61,12 @@ class Adapter:
         return version("taskq")
 
     def enqueue_each(self, task: str, n: int, args: Args) -> None:
-        fn = TASKS[task]
+        fn = task_named(task)
         for _ in range(n):
             fn.delay(*args())
 
     def enqueue_bulk(self, task: str, n: int, args: Args, batch: int) -> None:
-        fn = TASKS[task]
+        fn = task_named(task)
         for start in range(0, n, batch):
             fn.enqueue_many([tuple(args()) for _ in range(min(batch, n - start))])
 
@@ -80,6 +81,7 @@ class Adapter:
             cfg("default", ["-c", "1"], "taskq worker -c 1 (one child, 1 thread)"),
             cfg("c2", ["-c", str(cores)], f"taskq worker -c {cores} (default: one per core)"),
             cfg("c3", ["-c", str(cores + 1)], f"taskq worker -c {cores + 1}"),
+            cfg("single", ["--single-process"], "taskq worker --single-process (one process)"),
         ]
 
     def mix_configs(self) -> list[WorkerConfig]:
@@ -92,8 +94,8 @@ class Adapter:
     def io_configs(self) -> list[tuple[WorkerConfig, str]]:
         """The async I/O mix: coroutines on the event loop, and the same wait on threads."""
         cores = os.cpu_count() or 1
-        argv = [bin_path("taskq"), "worker", __name__, "--url", self.url, "--log-level",
-                "warning", "-c", str(cores)]
+        argv = [bin_path("taskq"), "worker", __name__, IO_MODULE, "--url", self.url,
+                "--log-level", "warning", "-c", str(cores)]
         out = []
         for n in (10, 50):
             out.append((WorkerConfig(f"async{n}", [*argv, "--async-concurrency", str(n)],
@@ -101,6 +103,17 @@ class Adapter:
             out.append((WorkerConfig(f"threads{n}", [*argv, "--threads", str(n)],
                                      f"taskq -c {cores} --threads {n} (time.sleep)"), "io_sync"))
         return out
+
+    def reliable_config(self) -> WorkerConfig:
+        """The failure-mode case: taskq at its defaults (one child per core, lease 5 s,
+        3 retries)."""
+        return WorkerConfig("reliable", [bin_path("taskq"), "worker", WORK_MODULE, "--url",
+                                         self.url, "--log-level", "warning"],
+                            "taskq worker (defaults: a child per core, lease 5 s)")
+
+    def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
+        for job, ms in jobs:
+            work.delay(job, ms)
 
     def close(self) -> None:
         configure(None)
