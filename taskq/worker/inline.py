@@ -89,4 +89,4 @@ class InlineSupervisor(Supervisor):
         sys.stderr.flush()
         if restart:
             os.execv(sys.executable, [sys.executable, "-m", "taskq", *sys.argv[1:]])
-        os._exit(0)
+        os._exit(0 if self.signals_seen else 1)  # else: the supervisor loop itself failed
