@@ -205,7 +205,9 @@ class Bench:
                 "configs": {c.name: c.describe for c in self.peer.worker_configs()},
                 "io_configs": {c.name: c.describe for c, _ in io},
                 "reliable": (self.peer.reliable_config().describe  # type: ignore[attr-defined]
-                             if hasattr(self.peer, "reliable_config") else None)}
+                             if hasattr(self.peer, "reliable_config") else None),
+                "reliable_variants": {c.name: c.describe for c in getattr(
+                    self.peer, "reliable_variants", lambda: [])()}}
 
 
 def main() -> None:

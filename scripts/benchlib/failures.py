@@ -92,7 +92,8 @@ def run(bench: Any) -> dict[str, Any]:
     p = bench.params
     peer, r = bench.peer, bench.r
     n, kills, cap = p["n"], p["kills"], p["timeout"]
-    cfg = peer.reliable_config()
+    cfg = peer.reliable_config() if not p.get("config") else next(
+        c for c in peer.reliable_variants() if c.name == p["config"])
     r.flushall()
     peer.enqueue_work(list(enumerate(durations(n))))
     records = Records(r)

@@ -61,9 +61,12 @@ def summarize(results: Results, peers: list[str]) -> dict[str, dict[str, Any]]:
         if single:
             s["idle_single"] = {f: median_of(single, f) for f in ("rss_mb", "pss_mb",
                                                                   "processes")}
-        fail = [r for r in cases.get("failures", []) if "lost" in r]
-        if fail:
-            s["failures"] = fail[0]
+        fail = {k: [r for r in runs if "lost" in r] for k, runs in cases.items()
+                if k.split(":")[0] == "failures"}
+        if fail.get("failures"):
+            s["failures"] = fail["failures"][0]
+        s["failures_variants"] = [runs[0] for k, runs in fail.items()
+                                  if k != "failures" and runs]
         s["errors"] = [f"{key}: {r['error']}" for key, runs in cases.items() for r in runs
                        if "error" in r]
         out[peer] = s
@@ -184,7 +187,8 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
 
 def failures_table(summary: dict[str, dict[str, Any]]) -> str:
     """The failure-mode case: kill -9 a worker process mid-job, a few times."""
-    rows = [(peer, s["failures"]) for peer, s in summary.items() if s.get("failures")]
+    rows = [(peer, f) for peer, s in summary.items() if s.get("failures")
+            for f in [s["failures"], *s.get("failures_variants", [])]]
     n = rows[0][1]["n"]
     lines = [f"Failure modes ({n} jobs of 50-200 ms, each recording its start and end; kill -9 "
              "of the process running a job, several times; most reliable settings):", "",

@@ -111,6 +111,14 @@ class Adapter:
                                          self.url, "--log-level", "warning"],
                             "taskq worker (defaults: a child per core, lease 5 s)")
 
+    def reliable_variants(self) -> list[WorkerConfig]:
+        """Also measured: the single-process worker (no supervisor process outside it: a
+        killed worker's jobs come back when its lease expires)."""
+        return [WorkerConfig("single", [bin_path("taskq"), "worker", WORK_MODULE, "--url",
+                                        self.url, "--log-level", "warning",
+                                        "--single-process"],
+                             "taskq worker --single-process (lease 5 s)")]
+
     def enqueue_work(self, jobs: list[tuple[int, int]]) -> None:
         for job, ms in jobs:
             work.delay(job, ms)
