@@ -17,9 +17,8 @@ import redis
 
 from taskq.config import Settings
 from taskq.connection import connect
-from taskq.topology import nodes
 from tests.control import tasks
-from tests.faults.conftest import ROOT, WorkerProcess, wait_until
+from tests.faults.conftest import ROOT, WorkerProcess, blocked_clients, gone, wait_until
 from tests.servers import ServerProcess
 
 
@@ -34,24 +33,6 @@ def records(server: ServerProcess, redis_client: redis.Redis) -> Iterator[redis.
 def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     # The in-process side (hooks registered by tests.control.tasks) records here too.
     monkeypatch.setenv(tasks.URL_ENV, server.records_url)
-
-
-def gone(pid: int) -> bool:
-    """Exited (a zombie has closed its sockets too)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-
-
-def blocked_clients(url: str) -> list[str]:
-    client = connect(Settings(url=url))  # every node of a Cluster
-    try:
-        return [c["addr"] for node in nodes(client) for c in node.client.client_list()
-                if c.get("cmd") in ("blmove", "brpoplpush") and "b" in c.get("flags", "")]
-    finally:
-        client.close()
 
 
 def dump_state(url: str) -> None:

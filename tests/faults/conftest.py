@@ -17,6 +17,9 @@ from typing import IO, Any
 import pytest
 import redis
 
+from taskq.config import Settings
+from taskq.connection import connect
+from taskq.topology import nodes
 from tests.faults import tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +37,24 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLIN
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie has closed its sockets too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def blocked_clients(url: str) -> list[str]:
+    client = connect(Settings(url=url))  # every node of a Cluster
+    try:
+        return [c["addr"] for node in nodes(client) for c in node.client.client_list()
+                if c.get("cmd") in ("blmove", "brpoplpush") and "b" in c.get("flags", "")]
+    finally:
+        client.close()
 
 
 def record_url(url: str) -> str:
@@ -115,7 +136,16 @@ def spawn(server: Any, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]
 
     yield start
     for worker in started:
+        children = worker.children()
         worker.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.popen.wait(10)
         worker.log_file.close()
+        # A killed child's BLMOVE stays blocked on the server until its socket is closed;
+        # the next test flushes and enqueues, and a BLMOVE still pending would take that job
+        # into the list of a worker whose lease was flushed: wait for them to go.
+        wait_until(lambda pids=children: all(gone(p) for p in pids),  # type: ignore[misc]
+                   "the worker's children to exit", timeout=10)
+    if started:
+        wait_until(lambda: not blocked_clients(server.url), "no BLMOVE left on the server",
+                   timeout=10)
