@@ -241,10 +241,8 @@ class Runner:
         log = self.log.bind(job_id=payload.id, task=payload.task, queue=payload.queue,
                             attempt=payload.attempt)
         log.info("job-started")
-        ctx = JobContext(payload.id, payload.queue, payload.task, payload.attempt,
-                         lambda: self.store.cancel_requested(payload.queue, payload.id))
         started = time.perf_counter()
-        ctx = _job_context(self.store, payload, log)
+        ctx = _job_context(self.store, payload, log)  # id, attempt, cancelled, progress
         # Hard timeouts run on the monotonic clock (shared by the supervisor on this machine).
         # No timeout: an infinite deadline, so the slot still shows the job (force cancels).
         self.slot.start(payload.id, self.caller.deadline(
