@@ -32,11 +32,15 @@ from tests.faults.test_load import all_done, enqueue_tags, runs_by_job
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
 
-def worker_ids_of(client: redis.Redis, worker: WorkerProcess) -> list[str]:
-    """The worker ids (host:pid:token) of a worker's children, from the registry."""
+def worker_ids_of(client: redis.Redis, worker: WorkerProcess, count: int = 1) -> list[str]:
+    """The worker ids (host:pid:token) of a worker's children once `count` of them are in
+    the registry *and* hold a lease; else []. On a Cluster the registry and the leases live
+    on different nodes, so a child may be listed before its lease is written."""
     pids = set(worker.children())
-    return [m.decode() for m in client.zrange(KEYS.workers(), 0, -1)
-            if worker_pid(m.decode()) in pids]
+    ids = [m.decode() for m in client.zrange(KEYS.workers(), 0, -1)
+           if worker_pid(m.decode()) in pids]
+    leased = [i for i in ids if client.zscore(KEYS.leases(Q), i) is not None]
+    return leased if len(leased) >= count else []
 
 
 def leases_gone(client: redis.Redis, ids: list[str]) -> bool:
@@ -49,7 +53,7 @@ def test_a_worker_woken_after_losing_its_lease_starts_no_job(
     a = spawn(server.url, lease=1.0)
     b = spawn(server.url, lease=1.0)
     wait_until(lambda: live_workers(redis_client) == 2, "both workers to register")
-    a_ids = wait_until(lambda: worker_ids_of(redis_client, a), "A's child to register")
+    a_ids = wait_until(lambda: worker_ids_of(redis_client, a), "A's child to take its lease")
     a.signal_group(signal.SIGSTOP)
     wait_until(lambda: leases_gone(redis_client, a_ids), "B to drop A's lease")
 
@@ -77,7 +81,7 @@ def test_a_job_landing_in_a_frozen_workers_list_after_its_lease_went_runs_elsewh
     wait_started(records, "busy")
     a = spawn(server.url, processes=4, lease=0.3)
     wait_until(lambda: live_workers(redis_client) == 5, "all five children to register")
-    a_ids = worker_ids_of(redis_client, a)
+    a_ids = wait_until(lambda: worker_ids_of(redis_client, a, 4), "A's children's leases")
     assert len(a_ids) == 4
     a.signal_group(signal.SIGSTOP)
     wait_until(lambda: leases_gone(redis_client, a_ids), "B to drop A's leases")
