@@ -116,6 +116,11 @@ def main() -> None:
 @click.option("--result-ttl", type=click.IntRange(min=1), default=None, metavar="SECONDS",
               help="How long a finished job's result and record are kept (default 86400, "
                    "or $TASKQ_RESULT_TTL).")
+@click.option("--ack-window", type=click.FloatRange(min=0, max=1000), default=5.0,
+              show_default=True, metavar="MS",
+              help="Acknowledge jobs that end back to back together, each waiting at most MS "
+                   "milliseconds (and 32 at most). A worker killed -9 runs again a job that "
+                   "ended within that time. 0: acknowledge each job at once.")
 @click.option("--allow-pickle", is_flag=True, help="Accept pickle payloads (unsafe).")
 @click.option("--idle-exit", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Exit 0 after no job started or ended for this long (scale to zero).")
@@ -129,8 +134,8 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
            single_process: bool, threads: int, async_concurrency: int, burst: bool,
            wait_scheduled: float | None, max_jobs: int | None,
            grace: float, lease: float | None, import_from: tuple[str, ...],
-           unknown_task_grace: float | None, result_ttl: int | None, allow_pickle: bool,
-           idle_exit: float | None,
+           unknown_task_grace: float | None, result_ttl: int | None, ack_window: float,
+           allow_pickle: bool, idle_exit: float | None,
            log_format: str, log_level: str, url: str | None, prefix: str | None) -> None:
     """Run jobs from QUEUEs with tasks from MODULEs (e.g. taskq worker workers.example)."""
     from dataclasses import replace
@@ -165,7 +170,7 @@ def worker(modules: tuple[str, ...], queues: tuple[str, ...], processes: int | N
                      threads=threads, async_concurrency=async_concurrency, burst=burst,
                      max_jobs=max_jobs, allow_pickle=allow_pickle, log_format=log_format,
                      log_level=log_level, import_from=import_from,
-                     wait_scheduled=wait_scheduled)
+                     wait_scheduled=wait_scheduled, ack_window=ack_window / 1000)
     from taskq.doctor import warn_at_start
 
     warn_at_start(settings)

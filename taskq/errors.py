@@ -81,10 +81,10 @@ class StoreConnectionError(StoreError):
 class LeaseLostError(StoreError):
     """This worker's lease was taken over; it must stop and let its jobs be recovered.
 
-    `acked` is set when the lease loss was reported by a fetch that rode along with an ack:
-    whether that ack went through (True) or was fenced (False)."""
+    `acked` is set when the lease loss was reported by a fetch that rode along with acks:
+    each ack's reply, in order (as `ack` returns it; 0 when fenced)."""
 
-    def __init__(self, message: str, acked: bool | None = None) -> None:
+    def __init__(self, message: str, acked: list[int] | None = None) -> None:
         super().__init__(message)
         self.acked = acked
 

@@ -152,18 +152,26 @@ class Transitions(StoreBase):
         return int(self.scripts.call(self.client, "ack", keys, args))
 
     @translate_errors
-    def ack_and_fetch(self, d: Delivery, fields: dict[str, Any], n: int
-                      ) -> tuple[int, list[Delivery]]:
-        """Ack one job and take the next ones in one script call (the hot path)."""
-        ack_keys, ack_args = self._ack_parts(d, fields)
-        q = d.queue
-        fetch_keys, fetch_args = self._fetch_parts(q, d.worker_id, n)
-        acked, raws = self.scripts.call(self.client, "ack_fetch", [*ack_keys, *fetch_keys],
-                                        [len(ack_args), *ack_args, *fetch_args])
+    def ack_and_fetch(self, done: Sequence[tuple[Delivery, dict[str, Any]]], n: int
+                      ) -> tuple[list[int], list[Delivery]]:
+        """Ack the finished jobs (one, or a batch; each fenced on its own, each reply as
+        `ack` gives it) and take up to n next ones, in one script call: the hot path. n = 0
+        acks only. All of one queue and one worker (one slot on a Cluster)."""
+        keys: list[str] = []
+        args: list[Any] = [len(done)]
+        for d, fields in done:
+            ack_keys, ack_args = self._ack_parts(d, fields)
+            keys += ack_keys
+            args += [len(ack_args), *ack_args]
+        q, worker_id = done[0][0].queue, done[0][0].worker_id
+        fetch_keys, fetch_args = self._fetch_parts(q, worker_id, n)
+        acked, raws = self.scripts.call(self.client, "ack_fetch", [*keys, *fetch_keys],
+                                        [*args, *fetch_args])
+        replies = [int(a) for a in acked]
         if isinstance(raws, bytes):
-            # The lease is lost. The ack's own outcome must still reach the worker.
-            raise LeaseLostError(raws.decode(errors="replace"), acked=bool(acked))
-        return int(acked), [self.delivery(q, d.worker_id, raw) for raw in raws]
+            # The lease is lost. The acks' own outcomes must still reach the worker.
+            raise LeaseLostError(raws.decode(errors="replace"), acked=replies)
+        return replies, [self.delivery(q, worker_id, raw) for raw in raws]
 
     @translate_errors
     def retry(self, d: Delivery, nxt: Payload, due_ms: int, count_failure: bool,

@@ -20,6 +20,7 @@ the supervisor then kills the child as for a stuck thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import threading
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class CoroutineTimeout(Exception):
     """The coroutine ran past its job's timeout and was cancelled."""
 
 
+@functools.cache  # asked twice per job; a task's function does not change its kind
 def is_coroutine_task(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
 

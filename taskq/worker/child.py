@@ -21,6 +21,7 @@ from taskq.connection import connect
 from taskq.errors import LeaseLostError, StoreError
 from taskq.log import configure_logging, get_logger
 from taskq.store import RedisStore
+from taskq.worker.acks import DEFAULT_MAX_JOBS, DEFAULT_WINDOW, AckBatch
 from taskq.worker.aio import EventLoopThread, TaskCaller, serves_coroutines
 from taskq.worker.budget import JobBudget
 from taskq.worker.heartbeat import Heartbeat, OrphanWatch
@@ -50,6 +51,10 @@ class ChildSpec:
     orphan_grace: float = 25.0  # an orphaned child exits at the latest this long after
     import_from: tuple[str, ...] = ()  # module prefixes a task may be imported from on sight
     wait_scheduled: float | None = None  # burst: also run scheduled jobs due within this
+    # Batched acknowledgements (taskq/worker/acks.py): how long a finished job's ack may
+    # wait, in seconds (0: each job is acknowledged at once), and how many go together.
+    ack_window: float = DEFAULT_WINDOW
+    ack_batch: int = DEFAULT_MAX_JOBS
 
 
 def blocking_timeout(spec: ChildSpec) -> float:
@@ -62,6 +67,14 @@ def runner_count(spec: ChildSpec) -> int:
     """Jobs a child runs at once: --threads, or --async-concurrency when any registered
     task is a coroutine (plain functions among them still run at most --threads at a time)."""
     return max(spec.threads, spec.async_concurrency) if serves_coroutines() else spec.threads
+
+
+def ack_batch(spec: ChildSpec, store: RedisStore, runners: int) -> AckBatch | None:
+    """Batched acknowledgements for a child with one runner on one queue (the throughput
+    setup: jobs back to back); a child of several runner threads acknowledges each job."""
+    if spec.ack_window <= 0 or spec.ack_batch <= 1 or runners != 1 or len(spec.queues) != 1:
+        return None
+    return AckBatch(store, spec.ack_batch, spec.ack_window).start()
 
 
 def make_worker_id(pid: int, token: str) -> str:
@@ -117,7 +130,7 @@ def run_child(spec: ChildSpec, worker_id: str, stop: Any, slots: list[Slot], *,
         Runner(store, worker_id, spec.queues, stop=until, slot=slots[i], burst=spec.burst,
                budget=budget, block_timeout=blocking_timeout(spec),
                adopt_orphans=count == 1, caller=caller, import_from=spec.import_from,
-               wait_scheduled=spec.wait_scheduled)
+               wait_scheduled=spec.wait_scheduled, acks=ack_batch(spec, store, count))
         for i in range(count)
     ]
     code = _run_all(runners, halt, log)

@@ -1,8 +1,9 @@
 """One worker's loop: fetch a job, run it, end the delivery. No signal handling here, so it
 runs the same inside a supervisor's child process, embedded in a program, or in a test.
 
-Round trips under load: one per job. The ack of a job and the fetch of the next travel in one
-pipeline; BLMOVE is used only when the queue ran dry.
+Round trips under load: one per job, or one per batch with batched acknowledgements (the
+acks of the jobs that ended and the fetch of the next ones travel in one script call; see
+taskq/worker/acks.py); BLMOVE is used only when the queue ran dry.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from tenacity import Retrying, retry_if_exception_type, wait_exponential
-
 from taskq import control, hooks
 from taskq.context import JobContext, job_context
 from taskq.errors import (
@@ -30,21 +29,17 @@ from taskq.errors import (
 from taskq.job import Payload
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
-from taskq.store.control import CancelRequested
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
+from taskq.worker.acks import AckBatch
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.budget import JobBudget
+from taskq.worker.ending import Ending
 from taskq.worker.limits import LimitGate
-from taskq.worker.recovery import backoff_for
-from taskq.worker.routing import resolve_task, unknown_task_error
-from taskq.workflows import inputs_for, settle
-
-HAS_DEPENDENTS = 2  # ack / dead letter reply: done, and jobs wait for this one
-
-
-class Event(Protocol):
-    def is_set(self) -> bool: ...
+from taskq.worker.retrying import Event
+from taskq.worker.retrying import connection_retrying as _connection_retrying
+from taskq.worker.routing import resolve_task
+from taskq.workflows import inputs_for
 
 
 class Slot(Protocol):
@@ -69,22 +64,7 @@ class NoSlot:
         pass
 
 
-def _connection_retrying(log: Any, what: str, give_up: Event | None = None) -> Retrying:
-    """Retry Redis trouble with capped exponential backoff, logging every attempt; forever,
-    or until `give_up` is set."""
-    def before_sleep(state: Any) -> None:
-        log.warning("redis-unavailable", during=what, attempt=state.attempt_number,
-                    error=str(state.outcome.exception()))
-
-    def should_stop(state: Any) -> bool:
-        return give_up is not None and give_up.is_set()
-
-    return Retrying(retry=retry_if_exception_type(StoreConnectionError),
-                    wait=wait_exponential(multiplier=0.1, max=5), before_sleep=before_sleep,
-                    stop=should_stop, reraise=True)
-
-
-class Runner:
+class Runner(Ending):
     def __init__(
         self, store: RedisStore, worker_id: str, queues: Sequence[str], *,
         stop: Event, slot: Slot | None = None, burst: bool = False,
@@ -92,7 +72,7 @@ class Runner:
         adopt_orphans: bool = True, clock: Callable[[], float] = time.time,
         caller: TaskCaller | None = None,
         import_from: Sequence[str] = (), budget: JobBudget | None = None,
-        wait_scheduled: float | None = None,
+        wait_scheduled: float | None = None, acks: AckBatch | None = None,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -118,12 +98,30 @@ class Runner:
         self.gate = LimitGate(store, self.log, _connection_retrying, self.slot.due_at)
         self._job: JobContext | None = None  # the job run now, once its hooks ran
         self._ended_as = ""  # "cancelled" when the store turned a retry/dead into a cancel
+        # Batched acknowledgements (one queue only: the acks travel with that queue's fetch).
+        self.acks = acks if len(self.queues) == 1 else None
+        self._pace = acks.window if acks is not None else 1.0
+        self._fetched_at = 0.0  # when the buffered jobs were fetched (time.monotonic())
+        self._shapes_ok: set[tuple[Any, ...]] = set()  # argument shapes that bound
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
         """Run jobs until stopped, burst-drained, or the child's job budget is spent; returns
         how many this runner ran. A burst drains the ready lists; with `wait_scheduled` it
         also waits (blocking, not polling) for scheduled jobs due within that many seconds."""
+        try:
+            return self._run()
+        finally:
+            self.close_acks()
+
+    def close_acks(self) -> None:
+        """Send every acknowledgement still waiting (the runner stops, or lost its lease:
+        an ack is fenced by its delivery alone, so it is still worth sending)."""
+        if self.acks is not None:
+            self.acks.close()
+            self.flush_acks(fetch=False)
+
+    def _run(self) -> int:
         waiting = False
         while not self.stop.is_set():
             if not self.budget.reserve():
@@ -188,16 +186,24 @@ class Runner:
 
     def next_delivery(self, block: bool) -> Delivery | None:
         if self._buffer:
+            self._check_buffer_fresh()
             return self._buffer.popleft()
+        if self.acks is not None and (len(self.acks) or self.acks.sent):
+            self.flush_acks(fetch=True)  # the acks and the next jobs in one call
+            if self._lease_lost is not None:
+                raise self._lease_lost
+            if self._buffer:
+                return self._buffer.popleft()
         if self._check_orphans:
             self._adopt_orphans()
             if self._buffer:
                 return self._buffer.popleft()
         if not (self._dry and block and len(self.queues) == 1):
             for queue in self.queues:
-                found = self.store.fetch(queue, self.worker_id, 1)
+                found = self.store.fetch(queue, self.worker_id, self.fetch_size())
                 if found:
                     self._dry = False
+                    self._fetched_at = time.monotonic()
                     self._buffer.extend(found[1:])
                     return found[0]
         if not block or self.stop.is_set():
@@ -210,12 +216,23 @@ class Runner:
         self._dry = delivery is None and covered
         return delivery
 
+    def _check_buffer_fresh(self) -> None:
+        """Jobs fetched ahead were claimed under a lease confirmed at the fetch. If this
+        worker was frozen since (SIGSTOP, a VM pause) for a good part of a lease, confirm the
+        lease again before starting one: a worker that lost it never starts a job."""
+        if time.monotonic() - self._fetched_at < self.store.settings.lease_ttl / 4:
+            return
+        if not self.store.heartbeat(self.worker_id, self.queues):
+            raise LeaseLostError(f"LEASELOST worker {self.worker_id} holds no live lease")
+        self._fetched_at = time.monotonic()
+
     def _adopt_orphans(self) -> None:
         self._check_orphans = False
         for queue in self.queues:
             for raw in self.store.held(queue, self.worker_id):
                 # Claimed like any BLMOVE'd job: nothing starts without a confirmed lease.
                 self._buffer.append(self.store.claim(queue, self.worker_id, raw))
+        self._fetched_at = time.monotonic()
         if self._buffer:
             self.log.warning("orphans-adopted", count=len(self._buffer))
 
@@ -228,8 +245,14 @@ class Runner:
             task = resolve_task(payload.task, self.import_from)
             # Only the signature: a payload that decoded from JSON is JSON already. A
             # workflow step gets its parents' results first (checked with a stand-in).
-            task.signature.bind(*([None] if payload.inputs else []), *payload.args,
-                                **payload.kwargs)
+            # Arity and names only: a shape that bound once binds again (cached).
+            shape = (task.fn, bool(payload.inputs), len(payload.args),
+                     tuple(payload.kwargs))
+            if shape not in self._shapes_ok:
+                task.signature.bind(*([None] if payload.inputs else []), *payload.args,
+                                    **payload.kwargs)
+                if len(self._shapes_ok) < 1024:
+                    self._shapes_ok.add(shape)
         except UnknownTaskError as exc:
             return d.Outcome(d.UNKNOWN_TASK, error_type="UnknownTaskError", error=str(exc))
         except TypeError as exc:
@@ -270,145 +293,6 @@ class Runner:
         finally:
             self.slot.clear()
         return succeeded(result, time.perf_counter() - started)
-
-    # --- ending the delivery: never interrupted half-way (children ignore SIGTERM/SIGINT) --
-    def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
-        payload = delivery.payload
-        log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
-                            task=payload.task if payload else None,
-                            attempt=payload.attempt if payload else None)
-        backoff = backoff_for(payload.task) if payload else backoff_for("")
-        action = d.decide(outcome, payload, backoff, self.clock(),
-                          self.store.settings.retry_request_limit)
-        self._ended_as = ""
-        try:
-            applied = self._apply(delivery, outcome, action)
-            uncertain = False
-        except StoreConnectionError as exc:
-            log.warning("redis-unavailable", during="finish", attempt=1, error=str(exc))
-            for attempt in _connection_retrying(log, "finish"):
-                with attempt:
-                    applied = self._apply(delivery, outcome, action)
-            # The first try may have landed (its reply lost): a refusal now is not proof of
-            # a lost lease, and a fetch that rode along may have moved a job into our list.
-            self._check_orphans = self.adopt_orphans
-            uncertain = True
-        self._log_end(log, outcome, action, bool(applied), uncertain=uncertain)
-        if applied == HAS_DEPENDENTS:
-            self._settle(delivery, action, outcome, log)
-        self._after_job(outcome, action, bool(applied))
-
-    def _after_job(self, outcome: d.Outcome, action: d.Action, applied: bool) -> None:
-        job, self._job = self._job, None
-        if job is None:
-            return  # never started (expired, unknown task, ...): no hooks
-        kind = {"ack": "succeeded", "retry": "retrying"}.get(action.kind, action.kind)
-        hooks.after_job(job, hooks.JobEnd(
-            self._ended_as or (kind if applied else "fenced"), outcome.duration,
-            outcome.error_type, outcome.error, action.reason))
-
-    def _settle(self, delivery: Delivery, action: d.Action, outcome: d.Outcome,
-                log: Any) -> None:
-        """The job ended and others wait for it: tell them now (if this fails, supervisors
-        find it within seconds; see taskq/workflows.py)."""
-        ended = "done" if action.kind == "ack" else "dead"
-        result = str(outcome.result) if ended == "done" else ""  # JSON text already
-        try:
-            released = settle(self.store, delivery.queue, delivery.job_id, ended, result)
-        except StoreError as exc:
-            log.warning("dependents-not-settled", error=str(exc))
-            return
-        if released:
-            log.info("dependents-released", count=released)
-
-    def _apply(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
-        try:
-            return self._write_end(delivery, outcome, action)
-        except CancelRequested:
-            # Cancelled while it ran, and it did not succeed: it ends cancelled (the store
-            # refused the retry or dead letter; that decision was made there, once).
-            self._ended_as = "cancelled"
-            return int(self.store.close(delivery, "cancelled", {
-                "error_type": outcome.error_type, "error": outcome.error,
-                "worker": self.worker_id}))
-
-    def _write_end(self, delivery: Delivery, outcome: d.Outcome, action: d.Action) -> int:
-        if action.kind == "bounce" and delivery.payload is not None:
-            return self._bounce(delivery, outcome, delivery.payload.task)
-        if action.kind == "close":
-            return int(self.store.close(delivery, action.reason, {"error": outcome.error}))
-        if action.kind == "ack":
-            fields = {"result": outcome.result, "finished_at": self.clock(),
-                      "worker": self.worker_id, "duration": round(outcome.duration, 6)}
-            if len(self.queues) == 1 and not self.stop.is_set() and not self._buffer:
-                try:
-                    acked, more = self.store.ack_and_fetch(delivery, fields, 1)
-                except LeaseLostError as exc:
-                    if exc.acked is None:
-                        raise
-                    self._lease_lost = exc  # log how the ack went first, then stop
-                    return exc.acked
-                self._buffer.extend(more)
-                self._dry = not more
-                return acked
-            return self.store.ack(delivery, fields)
-        error_fields = {"error_type": outcome.error_type, "error": outcome.error,
-                        "traceback": outcome.traceback, "worker": self.worker_id,
-                        "attempts": delivery.payload.attempt if delivery.payload else 0,
-                        "failed_at": self.clock()}
-        if action.kind == "retry" and action.next is not None:
-            event = "retry-requested" if outcome.kind == d.RETRY_REQUESTED else "retrying"
-            return self.store.retry(delivery, action.next, int(action.due * 1000),
-                                    action.count_failure, event, error_fields)
-        return self.store.dead_letter(delivery, "dead-lettered",
-                                      {**error_fields, "reason": action.reason})
-
-    def _bounce(self, delivery: Delivery, outcome: d.Outcome, task: str) -> int:
-        """Hand back a job whose task this worker lacks; dead-letter it as unknown-task only
-        when the store says no live worker has known the task for the grace period."""
-        bounce = self.store.bounce(delivery, task, self.bounce_policy)
-        log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue, task=task)
-        if bounce.verdict == "bounced":
-            log.info("job-bounced", retry_in=bounce.delay, bounces=bounce.bounces,
-                     detail="this worker lacks the task; handed back for one that knows it")
-            return True
-        if bounce.verdict == "fenced":
-            return False
-        error = (outcome.error if bounce.why == "foreign"  # not its record's own bytes
-                 else unknown_task_error(bounce, delivery.queue, task, self.bounce_policy))
-        applied = self.store.dead_letter(delivery, "dead-lettered", {
-            "error_type": "UnknownTaskError", "error": error, "traceback": "",
-            "worker": self.worker_id, "attempts": delivery.payload.attempt
-            if delivery.payload else 0, "failed_at": self.clock(), "reason": d.UNKNOWN_TASK})
-        if applied:
-            log.error("job-dead-lettered", reason=d.UNKNOWN_TASK, error=error)
-        return applied
-
-    def _log_end(self, log: Any, outcome: d.Outcome, action: d.Action, applied: bool,
-                 uncertain: bool = False) -> None:
-        duration = round(outcome.duration, 6)
-        if not applied and uncertain:
-            log.warning("write-uncertain", action=action.kind,
-                        detail="Redis dropped the connection during the write; it was either "
-                        "applied before the drop or the job was recovered by another worker")
-        elif not applied:
-            log.error("fenced", action=action.kind,
-                      detail="this worker no longer holds the job (lease lost); write refused")
-        elif action.kind == "bounce":
-            pass  # _bounce said what happened
-        elif self._ended_as == "cancelled":
-            log.warning("job-cancelled", duration=duration, error=outcome.error)
-        elif action.kind == "close":
-            log.warning(f"job-{action.reason}", error=outcome.error)
-        elif action.kind == "ack":
-            log.info("job-succeeded", duration=duration)
-        elif action.kind == "retry":
-            log.warning("job-retrying", reason=action.reason, duration=duration,
-                        error=outcome.error, retry_in=round(action.due - self.clock(), 3))
-        else:
-            log.error("job-dead-lettered", reason=action.reason, duration=duration,
-                      error_type=outcome.error_type, error=outcome.error)
-
 
 def _job_context(store: RedisStore, payload: Payload, log: Any) -> JobContext:
     """What `taskq.current_job()` returns inside this job. A progress write that Redis

@@ -1,0 +1,58 @@
+"""Batched acknowledgements under kill -9 (issue 15): a worker that acknowledges jobs ending
+back to back together may run again, after a kill -9, only jobs that ended within the
+acknowledgement window: at most one batch (32 jobs) per kill, plus the job it was running.
+With `--ack-window 0` nothing that ended runs again. Counted from the tasks' own records."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from taskq.store import RedisStore
+from taskq.worker.acks import DEFAULT_MAX_JOBS
+from tests.faults import tasks
+from tests.faults.conftest import wait_until
+from tests.faults.helpers import stop_cleanly, worker_residue
+from tests.faults.test_load import all_done, enqueue_tags, runs_by_job
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+
+
+def kill_child_mid_flood(server, store, redis_client, records, spawn, extra: tuple[str, ...]
+                         ) -> list[str]:
+    """3,000 quick jobs, one worker child killed -9 three times while it drains them; the
+    jobs that ran more than once."""
+    tags = [f"b{i:04d}" for i in range(3000)]
+    enqueue_tags(store, tags)
+    worker = spawn(server.url, processes=1, lease=None, extra=extra)
+    for done_before_kill in (500, 1200, 1900):
+        wait_until(lambda n=done_before_kill: records.hlen(tasks.DONE) >= n,
+                   f"{done_before_kill} jobs to run", timeout=60, interval=0.005)
+        child = wait_until(worker.children, "the worker's child")
+        os.kill(child[0], signal.SIGKILL)
+        wait_until(lambda c=child[0]: c not in worker.children(), "the child to be replaced")
+    wait_until(lambda: all_done(redis_client, records, tags), "every job done", timeout=90,
+               interval=0.2)
+    runs = runs_by_job(records)
+    assert set(runs) == set(tags)
+    stop_cleanly(worker)
+    assert worker_residue(redis_client) == []
+    return sorted(tag for tag, n in runs.items() if n > 1)
+
+
+def test_a_kill_runs_again_at_most_one_batch_of_ended_jobs(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    twice = kill_child_mid_flood(server, store, redis_client, records, spawn, ())
+    print(f"\n3 kills -9 with batched acks: {len(twice)} jobs ran twice {twice[:10]}")
+    # Per kill: the job it interrupted, and at most one batch that ended but was not sent.
+    assert len(twice) <= 3 * (DEFAULT_MAX_JOBS + 1)
+
+
+def test_without_batching_a_kill_runs_again_only_the_job_it_interrupted(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    twice = kill_child_mid_flood(server, store, redis_client, records, spawn,
+                                 ("--ack-window", "0"))
+    print(f"\n3 kills -9, --ack-window 0: {len(twice)} jobs ran twice {twice}")
+    assert len(twice) <= 3

@@ -1,0 +1,99 @@
+"""Batched acknowledgements (taskq/worker/acks.py), in-process on a real server: jobs ending
+back to back are acknowledged together with the next fetch; an acknowledgement never waits
+behind a long job for more than the window; what they change in a job's end is nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from taskq import task
+from taskq.config import Settings
+from taskq.store import RedisStore
+from taskq.worker.acks import AckBatch
+from taskq.worker.child import ChildSpec, ack_batch
+from taskq.worker.runner import Runner
+from tests import sample_tasks as t
+from tests.helpers import count_round_trips
+
+Q = "default"
+WORKER = "test:1:w"
+release = threading.Event()
+
+
+@task(queue=Q)
+def wait_for_release() -> str:
+    assert release.wait(20), "the test never released this job"
+    return "released"
+
+
+def runner_with_batches(store: RedisStore, window: float) -> Runner:
+    store.register(WORKER, [Q], {"host": "test", "pid": 1})
+    return Runner(store, WORKER, [Q], stop=threading.Event(), burst=True,
+                  acks=AckBatch(store, 32, window).start())
+
+
+def test_jobs_ending_back_to_back_are_acknowledged_together(store: RedisStore) -> None:
+    jobs = t.add.enqueue_many([(i, 1) for i in range(200)], store=store)
+    runner = runner_with_batches(store, window=1.0)
+    with count_round_trips() as calls:
+        assert runner.run() == 200
+    for i, job in enumerate(jobs):
+        rec = store.job_record(Q, job.id)
+        assert (rec["status"], json.loads(rec["result"]), rec["worker"]) == ("done", i + 1, WORKER)
+    assert store.client.llen(store.keys.active(Q, WORKER)) == 0
+    assert store.client.hlen(store.keys.running(Q)) == 0
+    # One call per job without batches; here the first jobs go one by one (the runner
+    # learns how fast they are), then up to 32 per call.
+    print(f"\n200 jobs, batched acks: {calls[0]} round trips")
+    assert calls[0] < 60
+
+
+def test_an_ack_does_not_wait_behind_a_long_job(store: RedisStore) -> None:
+    release.clear()
+    quick = t.add.delay(1, 2)
+    t.add.delay(3, 4)
+    waiting = wait_for_release.delay()
+    runner = runner_with_batches(store, window=0.05)
+    runner._pace = 0.001  # as if jobs had been quick: it fetches all three at once
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        # The quick jobs ended; the long one runs: their acks go out within the window,
+        # sent by the timer, not after the long job.
+        done = _wait_for(lambda: store.job_record(Q, quick.id).get("status") == "done")
+        assert done, f"still {store.job_record(Q, quick.id).get('status')} behind a long job"
+        assert store.job_record(Q, waiting.id).get("status") == "active"
+    finally:
+        release.set()
+        thread.join(20)
+    assert store.job_record(Q, waiting.id)["status"] == "done"
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize(("threads", "queues", "window", "batched"), [
+    (1, ("a",), 0.005, True),
+    (1, ("a",), 0.0, False),  # --ack-window 0
+    (4, ("a",), 0.005, False),  # runner threads acknowledge each job
+    (1, ("a", "b"), 0.005, False),  # acks travel with one queue's fetch
+])
+def test_which_children_batch(threads: int, queues: tuple[str, ...], window: float,
+                              batched: bool) -> None:
+    spec = ChildSpec(Settings(url="redis://127.0.0.1:1/0"), queues, threads=threads,
+                     ack_window=window)
+    batch = ack_batch(spec, None, threads)  # type: ignore[arg-type]
+    assert (batch is not None) == batched
+    if batch is not None:
+        batch.close()
