@@ -14,7 +14,10 @@
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   return 0
 end
-local own = redis.call('HGET', KEYS[2], 'payload')
+-- One read for what the rest needs: the record's own bytes, and whether anyone waits in
+-- Job.result() (watch.lua marks the job) or any job depends on this one (link.lua).
+local record = redis.call('HMGET', KEYS[2], 'payload', 'waiters', 'dependents')
+local own = record[1]
 if own and own ~= ARGV[1] then
   redis.call('HDEL', KEYS[4], ARGV[2])
   return 1
@@ -26,15 +29,15 @@ redis.call('EXPIRE', KEYS[3], ARGV[3])
 if redis.call('INCR', KEYS[5]) == 1 then
   redis.call('EXPIRE', KEYS[5], 180)
 end
-if redis.call('HEXISTS', KEYS[2], 'waiters') == 1 then
-  -- Someone waits in Job.result() (watch.lua marked the job): wake them.
+if record[2] then
+  -- Someone waits in Job.result(): wake them.
   redis.call('RPUSH', KEYS[6], 'done')
   redis.call('EXPIRE', KEYS[6], ARGV[3])
 end
 emit('succeeded', ARGV[2], 'worker', field_of(ARGV, 4, 'worker'))
 -- 2: the same, and the job has dependents waiting for it (link.lua marked it): the worker
 -- settles them at once (taskq/workflows.py).
-if redis.call('HEXISTS', KEYS[2], 'dependents') == 1 then
+if record[3] then
   return 2
 end
 return 1

@@ -13,6 +13,7 @@ letters, cancellations, logs and hooks) is unchanged; only the moment of the wri
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from taskq.worker import decision as d
 
 DEFAULT_WINDOW = 0.005  # seconds a finished job's acknowledgement may wait
 DEFAULT_MAX_JOBS = 32  # acknowledgements sent together at most (also the prefetch cap)
+QUIET_LOOKS = 20  # the timer sleeps after this many looks found nothing waiting
 
 
 @dataclass
@@ -53,7 +55,11 @@ class SentAcks:
 
 class AckBatch:
     """The finished jobs of one runner waiting to be acknowledged, and the timer that sends
-    them when they have waited `window`. One runner per batch (children with one runner)."""
+    them when they have waited `window`. One runner per batch (children with one runner).
+
+    The runner only appends and takes (deque operations, atomic under the GIL: no lock per
+    job). While acknowledgements flow the timer looks every `window`; after a quiet spell it
+    sleeps until the runner adds one again."""
 
     def __init__(self, store: RedisStore, max_jobs: int = DEFAULT_MAX_JOBS,
                  window: float = DEFAULT_WINDOW) -> None:
@@ -61,10 +67,11 @@ class AckBatch:
         self.max_jobs = max_jobs
         self.window = window
         self.sent: deque[SentAcks] = deque()  # appended by the timer, taken by the runner
-        self._pending: list[PendingAck] = []
-        self._cond = threading.Condition()
-        self._sending = threading.Lock()  # held while the timer's call is in flight
-        self._closed = False
+        self._pending: deque[PendingAck] = deque()
+        self._sending = threading.Lock()  # held while the timer takes and sends
+        self._closed = threading.Event()
+        self._armed = threading.Event()  # set by the runner to wake a sleeping timer
+        self._timer_sleeps = False
         self._timer: threading.Thread | None = None
 
     def __len__(self) -> int:
@@ -77,57 +84,69 @@ class AckBatch:
 
     def add(self, item: PendingAck) -> bool:
         """Queue one acknowledgement; True when the batch is full (send it now)."""
-        with self._cond:
-            self._pending.append(item)
-            if len(self._pending) == 1:
-                self._cond.notify()  # the timer starts counting from this one
-            return len(self._pending) >= self.max_jobs
+        self._pending.append(item)
+        if self._timer_sleeps:
+            self._armed.set()
+        return len(self._pending) >= self.max_jobs
 
     def take(self) -> list[PendingAck]:
-        with self._cond:
-            items, self._pending = self._pending, []
+        """Everything waiting (the runner and the timer may both take: each gets its own)."""
+        items = []
+        with contextlib.suppress(IndexError):
+            while True:
+                items.append(self._pending.popleft())
         return items
 
     def give_back(self, items: list[PendingAck]) -> None:
         """A send failed: the runner sends these again, first (they may have landed)."""
         for item in items:
             item.uncertain = True
-        with self._cond:
-            self._pending[:0] = items
+        self._pending.extendleft(reversed(items))
 
     def close(self) -> None:
         """Stop the timer and wait for a send it has in flight: after this, every
         acknowledgement is either sent or still here for the runner's last send."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
+        self._closed.set()
+        self._armed.set()
         with self._sending:
             pass
         if self._timer is not None:
             self._timer.join(1.0)
 
+    def _oldest(self) -> float | None:
+        try:
+            return self._pending[0].finished
+        except IndexError:
+            return None
+
     def _run_timer(self) -> None:
         log = get_logger()
-        while True:
-            with self._cond:
-                while not self._closed:
-                    if not self._pending:
-                        self._cond.wait()
-                        continue
-                    delay = self._pending[0].finished + self.window - time.monotonic()
-                    if delay <= 0:
-                        break
-                    self._cond.wait(delay)
-                if self._closed:
-                    return
-                # Taken under the send lock, so close() waits for this call to land.
-                self._sending.acquire()
-                items, self._pending = self._pending, []
-            try:
-                self._send(items, log)
-            finally:
-                self._sending.release()
-
+        quiet = 0
+        while not self._closed.is_set():
+            oldest = self._oldest()
+            if oldest is None:
+                quiet += 1
+                if quiet < QUIET_LOOKS:
+                    self._closed.wait(self.window)
+                    continue
+                self._timer_sleeps = True  # set before the check: an add() after it wakes us
+                if not self._pending:
+                    self._armed.wait()
+                self._armed.clear()
+                self._timer_sleeps = False
+                quiet = 0
+                continue
+            quiet = 0
+            delay = oldest + self.window - time.monotonic()
+            if delay > 0:
+                self._closed.wait(delay)
+                continue
+            with self._sending:
+                if self._closed.is_set():
+                    return  # the runner sends the rest itself
+                items = self.take()
+                if items:
+                    self._send(items, log)
     def _send(self, items: list[PendingAck], log: Any) -> None:
         try:
             replies, _ = self.store.ack_and_fetch(
