@@ -21,6 +21,8 @@ class JobBudget:
 
     def reserve(self) -> bool:
         """True: go and fetch one job. False: the budget is spent."""
+        if self.limit is None:
+            return True  # no budget: nothing to count (per job, no lock)
         with self._cond:
             while self.limit is not None and self.done + self.pending >= self.limit:
                 if self.done >= self.limit:
@@ -30,12 +32,16 @@ class JobBudget:
             return True
 
     def commit(self) -> None:
+        if self.limit is None:
+            return
         with self._cond:
             self.pending -= 1
             self.done += 1
             self._cond.notify_all()
 
     def release(self) -> None:
+        if self.limit is None:
+            return
         with self._cond:
             self.pending -= 1
             self._cond.notify_all()

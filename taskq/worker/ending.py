@@ -49,12 +49,17 @@ class Ending:
     _ended_as: str
     _pace: float  # s per job, recent average (sets the fetch size with batched acks)
     _fetched_at: float
+    _job_log: tuple[Delivery, Any] | None  # (delivery, its logger) from execute()
 
     def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
         payload = delivery.payload
-        log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
-                            task=payload.task if payload else None,
-                            attempt=payload.attempt if payload else None)
+        if self._job_log is not None and self._job_log[0] is delivery:
+            log = self._job_log[1]  # bound by execute() for this very delivery
+        else:
+            log = self.log.bind(job_id=delivery.job_id, queue=delivery.queue,
+                                task=payload.task if payload else None,
+                                attempt=payload.attempt if payload else None)
+        self._job_log = None
         backoff = backoff_for(payload.task) if payload else backoff_for("")
         action = d.decide(outcome, payload, backoff, self.clock(),
                           self.store.settings.retry_request_limit)

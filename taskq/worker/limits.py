@@ -22,7 +22,7 @@ def limit_of(delivery: Delivery) -> Limit | None:
         return None
     try:
         task = get_task(payload.task)
-        if not task.options.limits.active:
+        if not task.options.limits.active:  # most tasks: no limit, nothing to compute
             return None
         return limit_for(task.name, task.options.limits, task.signature, payload.args,
                          payload.kwargs)

@@ -103,6 +103,7 @@ class Runner(Ending):
         self._pace = acks.window if acks is not None else 1.0
         self._fetched_at = 0.0  # when the buffered jobs were fetched (time.monotonic())
         self._shapes_ok: set[tuple[Any, ...]] = set()  # argument shapes that bound
+        self._job_log: tuple[Delivery, Any] | None = None
 
     # --- the loop ------------------------------------------------------------------------
     def run(self) -> int:
@@ -263,6 +264,7 @@ class Runner(Ending):
                              f"{payload.expires_at:.3f}")
         log = self.log.bind(job_id=payload.id, task=payload.task, queue=payload.queue,
                             attempt=payload.attempt)
+        self._job_log = (delivery, log)  # finish() logs with the same context
         log.info("job-started")
         started = time.perf_counter()
         ctx = _job_context(self.store, payload, log)  # id, attempt, cancelled, progress
