@@ -25,6 +25,8 @@ from taskq.store.control import cancel_checked
 
 
 class Transitions(StoreBase):
+    _ack_keys_cache: tuple[tuple[str, str, int], tuple[str, str, str]] | None = None
+
     # --- producer ------------------------------------------------------------------------
     def enqueue(self, payloads: Sequence[Payload]) -> list[Any]:
         """Enqueue in one round trip. Per job: 1, or the status of a pending job with that id.
@@ -136,14 +138,23 @@ class Transitions(StoreBase):
     # --- worker: ending a delivery ---------------------------------------------------------
     def _ack_parts(self, d: Delivery, fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
         k, q, jid = self.keys, d.queue, d.job_id
-        minute = int(time.time() // 60)
-        keys = [k.active(q, d.worker_id), k.job(q, jid), k.history(q, jid), k.running(q),
-                k.counter(q, "done", minute), k.notify(q, jid)]
+        active, running, counter = self._ack_static_keys(q, d.worker_id, int(time.time() // 60))
+        keys = [active, k.job(q, jid), k.history(q, jid), running, counter, k.notify(q, jid)]
         ttl = self.settings.result_ttl
         if d.payload is not None and d.payload.keep_result:  # an idempotency key's result
             ttl = max(ttl, d.payload.keep_result)  # outlives the key
         args = [d.raw, jid, ttl, *flat(fields)]
         return keys, args
+
+    def _ack_static_keys(self, queue: str, worker_id: str, minute: int
+                         ) -> tuple[str, str, str]:
+        """The keys every ack of one worker shares within a minute (built once, not per job)."""
+        cached = self._ack_keys_cache
+        if cached is None or cached[0] != (queue, worker_id, minute):
+            k = self.keys
+            cached = self._ack_keys_cache = ((queue, worker_id, minute), (
+                k.active(queue, worker_id), k.running(queue), k.counter(queue, "done", minute)))
+        return cached[1]
 
     @translate_errors
     def ack(self, d: Delivery, fields: dict[str, Any]) -> int:
