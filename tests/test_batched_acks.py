@@ -7,14 +7,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from taskq import task
 from taskq.config import Settings
+from taskq.errors import StoreConnectionError
+from taskq.job import Payload
 from taskq.store import RedisStore
-from taskq.worker.acks import AckBatch
+from taskq.worker import decision as d
+from taskq.worker.acks import AckBatch, PendingAck
 from taskq.worker.child import ChildSpec, ack_batch
 from taskq.worker.runner import Runner
 from tests import sample_tasks as t
@@ -97,3 +102,81 @@ def test_which_children_batch(threads: int, queues: tuple[str, ...], window: flo
     assert (batch is not None) == batched
     if batch is not None:
         batch.close()
+
+
+RUNS: Counter[str] = Counter()
+
+
+@task(queue=Q)
+def counted(tag: str) -> str:
+    RUNS[tag] += 1
+    return tag
+
+
+class _QuietLog:
+    def warning(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+def test_the_timer_backs_off_while_redis_refuses_its_acks(store: RedisStore) -> None:
+    calls = [0]
+
+    class Refusing:
+        def ack_and_fetch(self, *args: object) -> None:
+            calls[0] += 1
+            raise StoreConnectionError("refused")
+
+    batch = AckBatch(Refusing(), 32, 0.005).start()  # type: ignore[arg-type]
+    raw = Payload(id="j1", task="x", queue=Q).encode()
+    item = PendingAck(store.delivery(Q, WORKER, raw), d.Outcome(d.SUCCEEDED, result="1"),
+                      d.Action("ack"), {"result": "1"}, None, _QuietLog(), time.monotonic())
+    batch.add(item)
+    time.sleep(1.0)
+    batch.close()
+    # Doubling waits from the window: about 8 tries in a second, not one per loop turn.
+    assert 1 <= calls[0] <= 20
+    assert batch.take() == [item] and item.uncertain  # kept for the runner's own send
+
+
+def test_adopting_orphans_never_reruns_a_job_whose_ack_is_in_flight(
+        store: RedisStore) -> None:
+    RUNS.clear()
+    job = counted.delay("a")
+    runner = runner_with_batches(store, window=0.005)
+    real = store.ack_and_fetch
+
+    def slow_from_the_timer(*args: Any) -> Any:
+        if threading.current_thread().name == "taskq-acks":
+            time.sleep(0.5)  # its call stuck on a bad socket for a while
+        return real(*args)
+
+    store.ack_and_fetch = slow_from_the_timer  # type: ignore[method-assign]
+    assert runner.run_once(block=False)  # runs "a"; its ack waits in the batch
+    time.sleep(0.05)  # the timer took it and is sending it
+    runner._check_orphans = True  # as after a fetch whose reply was lost
+    runner.run_once(block=False)
+    runner.close_acks()
+    assert RUNS["a"] == 1
+    assert store.job_record(Q, job.id)["status"] == "done"
+
+
+def test_jobs_fetched_behind_a_long_job_go_back_to_ready(store: RedisStore) -> None:
+    release.clear()
+    waiting = wait_for_release.delay()
+    behind = [t.add.delay(i, 1) for i in range(5)]
+    runner = runner_with_batches(store, window=0.05)
+    runner._pace = 0.001  # as if jobs had been quick: it fetches all six at once
+    thread = threading.Thread(target=runner.run_once)
+    thread.start()
+    try:
+        # Then, the long job still running, the others wait in ready again, in order
+        assert _wait_for(lambda: store.client.llen(store.keys.ready(Q)) == 5, 15)
+        assert store.job_record(Q, waiting.id)["status"] == "active"
+        assert [store.delivery(Q, WORKER, raw).job_id for raw in reversed(
+            store.client.lrange(store.keys.ready(Q), 0, -1))] == [j.id for j in behind]
+        assert store.client.llen(store.keys.active(Q, WORKER)) == 1
+    finally:
+        release.set()
+        thread.join(20)
+    runner.run()
+    assert {store.job_record(Q, j.id)["status"] for j in behind} == {"done"}

@@ -26,7 +26,7 @@ def test_max_jobs_counts_per_child_across_its_threads(store: RedisStore) -> None
 
 
 def test_burst_runs_what_is_ready_and_leaves_scheduled_jobs(store: RedisStore) -> None:
-    later = t.add.enqueue(args=[1, 1], delay=1)
+    later = t.add.enqueue(args=[1, 1], delay=30)  # not due while the worker runs, however slow
     failing = t.boom.delay("x")  # retries=2, a fast backoff
     done = run_cli("worker", "tests.sample_tasks", "-c", "1", "--burst",
                    url=store.settings.url or "")

@@ -8,7 +8,9 @@ already answers with "at least once"). The wait is bounded by `window` seconds a
 jobs: the runner sends the batch when it is full or when it needs jobs, and a timer thread
 sends whatever has waited `window`, whatever the runner is doing (a long job after short ones
 does not hold their acknowledgements back). Everything else about a job's end (retries, dead
-letters, cancellations, logs and hooks) is unchanged; only the moment of the write moves.
+letters, cancellations) is unchanged; only the moment of the write moves, and with it the
+job's log line and after_job hook (a batch's come after the next job's before_job). Jobs
+fetched ahead never wait long behind a slow one: past LONG_JOB they go back to ready.
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from taskq.context import JobContext
-from taskq.errors import StoreConnectionError, StoreError
 from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
 from taskq.worker import decision as d
 
+HAS_DEPENDENTS = 2  # an ack's reply: done, and jobs wait for this one (ack.lua)
 DEFAULT_WINDOW = 0.005  # seconds a finished job's acknowledgement may wait
 DEFAULT_MAX_JOBS = 32  # acknowledgements sent together at most (also the prefetch cap)
-QUIET_LOOKS = 20  # the timer sleeps after this many looks found nothing waiting
+QUIET_LOOKS = 20  # the timer looks less often after this many looks found nothing waiting
+QUIET_LOOK_EVERY = 0.5  # s between looks then (a long job's fetched-ahead jobs, see below)
+LONG_JOB = 1.0  # s: a job running this long sends the jobs fetched behind it back to ready
+MAX_BACKOFF = 5.0  # s between the timer's tries while Redis refuses its acks
 
 
 @dataclass
@@ -43,6 +49,7 @@ class PendingAck:
     log: Any
     finished: float  # time.monotonic()
     uncertain: bool = False  # a send of it failed mid-way: it may have landed
+    settled: bool = False  # its dependents were released already (by the timer)
 
 
 @dataclass
@@ -58,8 +65,10 @@ class AckBatch:
     them when they have waited `window`. One runner per batch (children with one runner).
 
     The runner only appends and takes (deque operations, atomic under the GIL: no lock per
-    job). While acknowledgements flow the timer looks every `window`; after a quiet spell it
-    sleeps until the runner adds one again."""
+    job). While acknowledgements flow the timer looks every `window`; after a quiet spell
+    every QUIET_LOOK_EVERY, or at once when the runner adds one. The timer also watches the
+    job running now (`job_started`, written by the runner): past LONG_JOB it calls
+    `on_long_job`, which hands the jobs fetched behind it back to ready for other workers."""
 
     def __init__(self, store: RedisStore, max_jobs: int = DEFAULT_MAX_JOBS,
                  window: float = DEFAULT_WINDOW) -> None:
@@ -67,14 +76,20 @@ class AckBatch:
         self.max_jobs = max_jobs
         self.window = window
         self.sent: deque[SentAcks] = deque()  # appended by the timer, taken by the runner
+        self.job_started = 0.0  # time.monotonic() the running job started; 0: none runs
+        self.on_long_job: Callable[[], None] | None = None  # called in the timer's thread
+        self.on_dependents: Callable[[PendingAck], None] | None = None  # likewise
         self._pending: deque[PendingAck] = deque()
         self._sending = threading.Lock()  # held while the timer takes and sends
         self._closed = threading.Event()
         self._armed = threading.Event()  # set by the runner to wake a sleeping timer
         self._timer_sleeps = False
+        self._failures = 0  # the timer's sends refused in a row (it backs off)
+        self._long_job_seen = 0.0  # the job_started value already handled
         self._timer: threading.Thread | None = None
 
-    def __len__(self) -> int:
+    def waiting(self) -> int:
+        """How many acknowledgements wait (not __len__: an empty batch is still a batch)."""
         return len(self._pending)
 
     def start(self) -> AckBatch:
@@ -103,6 +118,13 @@ class AckBatch:
             item.uncertain = True
         self._pending.extendleft(reversed(items))
 
+    @contextlib.contextmanager
+    def timer_paused(self) -> Iterator[None]:
+        """No send of the timer's is in flight or starts meanwhile (the runner sends what
+        waits itself, then reads its list: see Runner._adopt_orphans)."""
+        with self._sending:
+            yield
+
     def close(self) -> None:
         """Stop the timer and wait for a send it has in flight: after this, every
         acknowledgement is either sent or still here for the runner's last send."""
@@ -123,6 +145,7 @@ class AckBatch:
         log = get_logger()
         quiet = 0
         while not self._closed.is_set():
+            self._watch_long_job(log)
             oldest = self._oldest()
             if oldest is None:
                 quiet += 1
@@ -131,13 +154,14 @@ class AckBatch:
                     continue
                 self._timer_sleeps = True  # set before the check: an add() after it wakes us
                 if not self._pending:
-                    self._armed.wait()
+                    self._armed.wait(QUIET_LOOK_EVERY)
                 self._armed.clear()
                 self._timer_sleeps = False
-                quiet = 0
                 continue
             quiet = 0
             delay = oldest + self.window - time.monotonic()
+            if self._failures:  # Redis refused the last try: back off, capped
+                delay = max(delay, min(MAX_BACKOFF, self.window * 2 ** self._failures))
             if delay > 0:
                 self._closed.wait(delay)
                 continue
@@ -147,16 +171,33 @@ class AckBatch:
                 items = self.take()
                 if items:
                     self._send(items, log)
+
+    def _watch_long_job(self, log: Any) -> None:
+        started = self.job_started
+        if (not started or started == self._long_job_seen or self.on_long_job is None
+                or time.monotonic() - started < LONG_JOB):
+            return
+        self._long_job_seen = started
+        try:
+            self.on_long_job()
+        except Exception as exc:  # never the timer's end: the jobs stay and run later
+            log.warning("hand-back-failed", error=str(exc))
+
     def _send(self, items: list[PendingAck], log: Any) -> None:
         try:
             replies, _ = self.store.ack_and_fetch(
                 [(i.delivery, i.fields) for i in items], 0)
-        except StoreConnectionError as exc:
-            log.warning("redis-unavailable", during="ack", error=str(exc))
+        except Exception as exc:  # the runner sends them again, with its own retries
+            if self._failures == 0:
+                log.warning("ack-deferred", error=str(exc),
+                            detail="Redis refused the batched acknowledgements; retrying")
+            self._failures += 1
             self.give_back(items)
             return
-        except StoreError as exc:  # not expected from acks; the runner retries them
-            log.warning("ack-failed", error=str(exc))
-            self.give_back(items)
-            return
+        self._failures = 0
+        if self.on_dependents is not None:
+            for item, reply in zip(items, replies, strict=True):
+                if reply == HAS_DEPENDENTS:
+                    item.settled = True
+                    self.on_dependents(item)
         self.sent.append(SentAcks(items, replies))

@@ -46,6 +46,12 @@ class JobBudget:
             self.pending -= 1
             self._cond.notify_all()
 
+    def remaining(self) -> int | None:
+        """Jobs still to reserve, counting the one reserved now (None: no limit)."""
+        if self.limit is None:
+            return None
+        return max(1, self.limit - self.done - self.pending + 1)
+
     @property
     def spent(self) -> bool:
         return self.limit is not None and self.done >= self.limit

@@ -7,6 +7,7 @@ waits in an AckBatch (taskq/worker/acks.py) and the rest of its end happens when
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,14 +20,19 @@ from taskq.store import Delivery, RedisStore
 from taskq.store.control import CancelRequested
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
-from taskq.worker.acks import AckBatch, PendingAck
+from taskq.worker.acks import HAS_DEPENDENTS, AckBatch, PendingAck
+from taskq.worker.budget import JobBudget
 from taskq.worker.recovery import backoff_for
 from taskq.worker.retrying import connection_retrying as _connection_retrying
 from taskq.worker.routing import unknown_task_error
 from taskq.workflows import settle
 
-HAS_DEPENDENTS = 2  # ack / dead letter reply: done, and jobs wait for this one
 MIN_PACE = 1e-4  # s: a job costs at least this much around it (fetch, decode, ack)
+# The clock that judges how old fetched-ahead jobs are: on Linux it also counts time the
+# machine was suspended (a VM paused, a laptop asleep), which monotonic() does not.
+fresh_clock: Callable[[], float] = (
+    functools.partial(time.clock_gettime, time.CLOCK_BOOTTIME)
+    if hasattr(time, "CLOCK_BOOTTIME") else time.monotonic)
 
 
 class Ending:
@@ -50,6 +56,7 @@ class Ending:
     _pace: float  # s per job, recent average (sets the fetch size with batched acks)
     _fetched_at: float
     _job_log: tuple[Delivery, Any] | None  # (delivery, its logger) from execute()
+    budget: JobBudget
 
     def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
         payload = delivery.payload
@@ -102,7 +109,9 @@ class Ending:
         jobs are never hoarded by one worker)."""
         if self.acks is None:
             return 1
-        return max(1, min(self.acks.max_jobs, int(self.acks.window / self._pace)))
+        n = max(1, min(self.acks.max_jobs, int(self.acks.window / self._pace)))
+        remaining = self.budget.remaining()  # --max-jobs: no more than this child will run
+        return n if remaining is None else min(n, remaining)
 
     def flush_acks(self, fetch: bool) -> None:
         """Send the waiting acknowledgements, with the fetch of the next jobs when `fetch`
@@ -117,6 +126,7 @@ class Ending:
         done = [(i.delivery, i.fields) for i in items]
         uncertain = any(i.uncertain for i in items)
         more: list[Delivery] = []
+        sent_at = fresh_clock()  # jobs fetched now were claimed no earlier than this
         try:
             replies, more = self.store.ack_and_fetch(done, n)
         except LeaseLostError as exc:
@@ -129,9 +139,12 @@ class Ending:
                     replies, _ = self.store.ack_and_fetch(done, 0)
             self._check_orphans = self.adopt_orphans  # the first try's fetch may have landed
             uncertain = True
+        except StoreError:
+            self.acks.give_back(items)  # not lost with the runner: sent at its last flush
+            raise
         if n:
             self._buffer.extend(more)
-            self._fetched_at = time.monotonic()
+            self._fetched_at = sent_at
             self._dry = not more
         for item, reply in zip(items, replies, strict=True):
             self._end_acked(item, reply, uncertain or item.uncertain)
@@ -148,9 +161,14 @@ class Ending:
     def _end_acked(self, item: PendingAck, reply: int, uncertain: bool) -> None:
         self._ended_as = ""
         self._log_end(item.log, item.outcome, item.action, bool(reply), uncertain=uncertain)
-        if reply == HAS_DEPENDENTS:
+        if reply == HAS_DEPENDENTS and not item.settled:
             self._settle(item.delivery, item.action, item.outcome, item.log)
         self._after_job(item.job, item.outcome, item.action, bool(reply))
+
+    def settle_acked(self, item: PendingAck) -> None:
+        """(the timer's thread) A job it acknowledged has dependents: release them now, not
+        once the runner is free again."""
+        self._settle(item.delivery, item.action, item.outcome, item.log)
 
     # --- what every job's end does -----------------------------------------------------------
     def _after_job(self, job: JobContext | None, outcome: d.Outcome, action: d.Action,
@@ -203,7 +221,7 @@ class Ending:
                     self._lease_lost = exc  # log how the ack went first, then stop
                     return exc.acked[0]
                 self._buffer.extend(more)
-                self._fetched_at = time.monotonic()
+                self._fetched_at = fresh_clock()
                 self._dry = not more
                 return replies[0]
             return self.store.ack(delivery, fields)

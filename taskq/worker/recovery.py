@@ -39,7 +39,11 @@ def backoff_for(task_name: str) -> Backoff:
 
 
 def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[str],
-         poison_crashes: int, allow_pickle: bool = False) -> Release:
+         poison_crashes: int, allow_pickle: bool = False,
+         running: Collection[str] | None = None) -> Release:
+    """Where one held job goes. `running`: the ids of the jobs the dead worker was running
+    (from its slots), when known; the others it held (fetched ahead, or ended with their
+    acknowledgement still waiting) never crashed it, so they go back uncounted."""
     now = time.time()
     try:
         payload = decode(raw, allow_pickle)
@@ -64,6 +68,10 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
     if mode == SHUTDOWN or crash is None:
         return Release(raw, raw, payload.id, "ready", 0,
                        history_entry("requeued", reason="worker shut down"), {})
+    if running is not None and payload.id not in running:
+        return Release(raw, raw, payload.id, "ready", 0,
+                       history_entry("requeued", reason="its worker died; it was not running"),
+                       {})
     verdict = after_crash(payload, poison_crashes)
     info = json.dumps(crash.as_dict())
     if verdict.dest == "dead":
@@ -78,7 +86,8 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
 
 def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
                    crash: CrashInfo | None = None, timed_out: Collection[str] = (),
-                   only_if_expired: bool = False, drop_lease: bool = True) -> int:
+                   only_if_expired: bool = False, drop_lease: bool = True,
+                   running: Collection[str] | None = None) -> int:
     """Move every job `worker_id` holds in `queue` to where the table says; returns how many
     moved (-1: the lease is still alive, nothing moved). A job the worker took while the
     list was being read is caught by reading again (a few times; after that the lease stays
@@ -87,7 +96,8 @@ def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
     for _ in range(5):
         held = store.held(queue, worker_id)
         own = store.own_records(queue, held)
-        releases = [safe_plan(raw, mode, crash, timed_out, store) if mine else foreign(raw)
+        releases = [safe_plan(raw, mode, crash, timed_out, store, running) if mine
+                    else foreign(raw)
                     for raw, mine in zip(held, own, strict=True)]
         moved, left = store.release(queue, worker_id, releases, only_if_expired, drop_lease)
         if moved < 0:
@@ -99,11 +109,11 @@ def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,
 
 
 def safe_plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[str],
-              store: RedisStore) -> Release:
+              store: RedisStore, running: Collection[str] | None = None) -> Release:
     """Plan one job; bytes that make planning fail are dead-lettered, never left held."""
     try:
         return plan(raw, mode, crash, timed_out, store.settings.poison_crashes,
-                    store.allow_pickle)
+                    store.allow_pickle, running)
     except Exception as exc:  # a foreign payload must not stop the recovery of the rest
         now = int(time.time() * 1000)
         return Release(raw, raw, job_id_of(raw), "dead", now,

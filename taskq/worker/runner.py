@@ -28,13 +28,13 @@ from taskq.errors import (
 )
 from taskq.job import Payload
 from taskq.log import get_logger
-from taskq.store import Delivery, RedisStore
+from taskq.store import Delivery, RedisStore, Release, history_entry
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
 from taskq.worker.acks import AckBatch
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.budget import JobBudget
-from taskq.worker.ending import Ending
+from taskq.worker.ending import Ending, fresh_clock
 from taskq.worker.limits import LimitGate
 from taskq.worker.retrying import Event
 from taskq.worker.retrying import connection_retrying as _connection_retrying
@@ -62,6 +62,10 @@ class NoSlot:
 
     def due_at(self, when: float) -> None:
         pass
+
+
+class _Unwatched:
+    job_started = 0.0  # nobody watches a runner without batched acks
 
 
 class Runner(Ending):
@@ -100,6 +104,11 @@ class Runner(Ending):
         self._ended_as = ""  # "cancelled" when the store turned a retry/dead into a cancel
         # Batched acknowledgements (one queue only: the acks travel with that queue's fetch).
         self.acks = acks if len(self.queues) == 1 else None
+        self._watch: AckBatch | _Unwatched = _Unwatched()  # who watches for long jobs
+        if self.acks is not None:
+            self._watch = self.acks
+            self.acks.on_long_job = self.hand_back_fetched
+            self.acks.on_dependents = self.settle_acked
         self._pace = acks.window if acks is not None else 1.0
         self._fetched_at = 0.0  # when the buffered jobs were fetched (time.monotonic())
         self._shapes_ok: set[tuple[Any, ...]] = set()  # argument shapes that bound
@@ -186,27 +195,32 @@ class Runner(Ending):
             return None
 
     def next_delivery(self, block: bool) -> Delivery | None:
-        if self._buffer:
-            self._check_buffer_fresh()
-            return self._buffer.popleft()
-        if self.acks is not None and (len(self.acks) or self.acks.sent):
+        found = self._next_fetched()
+        if found is not None:
+            return found
+        if self.acks is not None and (self.acks.waiting() or self.acks.sent):
             self.flush_acks(fetch=True)  # the acks and the next jobs in one call
             if self._lease_lost is not None:
                 raise self._lease_lost
-            if self._buffer:
-                return self._buffer.popleft()
+            found = self._next_fetched()
+            if found is not None:
+                return found
         if self._check_orphans:
             self._adopt_orphans()
-            if self._buffer:
-                return self._buffer.popleft()
+            found = self._next_fetched()
+            if found is not None:
+                return found
         if not (self._dry and block and len(self.queues) == 1):
             for queue in self.queues:
-                found = self.store.fetch(queue, self.worker_id, self.fetch_size())
-                if found:
+                fetched_at = fresh_clock()
+                found_now = self.store.fetch(queue, self.worker_id, self.fetch_size())
+                if found_now:
                     self._dry = False
-                    self._fetched_at = time.monotonic()
-                    self._buffer.extend(found[1:])
-                    return found[0]
+                    self._fetched_at = fetched_at
+                    self._buffer.extend(found_now)
+                    found = self._next_fetched()
+                    if found is not None:
+                        return found
         if not block or self.stop.is_set():
             self._dry = False
             return None
@@ -217,23 +231,56 @@ class Runner(Ending):
         self._dry = delivery is None and covered
         return delivery
 
+    def _next_fetched(self) -> Delivery | None:
+        """The next job fetched ahead, if any (the acks timer may hand them back meanwhile:
+        see hand_back_fetched)."""
+        if not self._buffer:
+            return None
+        self._check_buffer_fresh()
+        try:
+            return self._buffer.popleft()
+        except IndexError:
+            return None
+
     def _check_buffer_fresh(self) -> None:
         """Jobs fetched ahead were claimed under a lease confirmed at the fetch. If this
-        worker was frozen since (SIGSTOP, a VM pause) for a good part of a lease, confirm the
-        lease again before starting one: a worker that lost it never starts a job."""
-        if time.monotonic() - self._fetched_at < self.store.settings.lease_ttl / 4:
+        worker was frozen since (SIGSTOP, a VM pause, a suspend) for a good part of a lease,
+        confirm the lease again before starting one: a worker that lost it starts nothing."""
+        if fresh_clock() - self._fetched_at < self.store.settings.lease_ttl / 4:
             return
         if not self.store.heartbeat(self.worker_id, self.queues):
             raise LeaseLostError(f"LEASELOST worker {self.worker_id} holds no live lease")
-        self._fetched_at = time.monotonic()
+        self._fetched_at = fresh_clock()
+
+    def hand_back_fetched(self) -> None:
+        """(the acks timer's thread, while a job runs long) The jobs fetched ahead of it go
+        back to the head of ready, in order, for other workers: a slow job never holds up
+        the quick ones fetched with it."""
+        waiting: list[Delivery] = []
+        with contextlib.suppress(IndexError):
+            while True:
+                waiting.append(self._buffer.pop())  # newest first: the oldest lands at the head
+        if not waiting:
+            return
+        event = history_entry("requeued", reason="handed back: the job before it ran long")
+        moved, _ = self.store.release(
+            self.queues[0], self.worker_id,
+            [Release(d.raw, d.raw, d.job_id, "ready", 0, event, {}) for d in waiting],
+            only_if_expired=False, drop_lease=False)
+        self.log.info("jobs-handed-back", count=moved, detail="the job running now runs long")
 
     def _adopt_orphans(self) -> None:
         self._check_orphans = False
+        if self.acks is not None:
+            # A finished job whose ack is waiting, or in flight in the timer's call, is
+            # still in the list: send every ack first, so that only unfinished jobs remain.
+            with self.acks.timer_paused():
+                self.flush_acks(fetch=False)
         for queue in self.queues:
             for raw in self.store.held(queue, self.worker_id):
                 # Claimed like any BLMOVE'd job: nothing starts without a confirmed lease.
                 self._buffer.append(self.store.claim(queue, self.worker_id, raw))
-        self._fetched_at = time.monotonic()
+        self._fetched_at = fresh_clock()
         if self._buffer:
             self.log.warning("orphans-adopted", count=len(self._buffer))
 
@@ -272,6 +319,7 @@ class Runner(Ending):
         # No timeout: an infinite deadline, so the slot still shows the job (force cancels).
         self.slot.start(payload.id, self.caller.deadline(
             task.fn, time.monotonic(), payload.timeout) or math.inf)
+        self._watch.job_started = time.monotonic()  # the acks timer watches for long jobs
         try:
             args = payload.args
             if payload.inputs:
@@ -294,6 +342,7 @@ class Runner(Ending):
                              no_retry=control.not_retried(task.options, exc))
         finally:
             self.slot.clear()
+            self._watch.job_started = 0.0
         return succeeded(result, time.perf_counter() - started)
 
 def _job_context(store: RedisStore, payload: Payload, log: Any) -> JobContext:

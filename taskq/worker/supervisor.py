@@ -35,18 +35,17 @@ from taskq.worker.child import (
     runner_count,
 )
 from taskq.worker.control_loop import ControlLoop
+from taskq.worker.maintenance import Maintenance
 from taskq.worker.recovery import (
     CRASH,
     SHUTDOWN,
     CrashInfo,
-    crash_info_from_worker_id,
     recover_worker,
 )
 from taskq.worker.slots import SharedSlots
-from taskq.workflows import publish_subscriptions, sweep_waiting
+from taskq.workflows import publish_subscriptions
 
 TICK = 0.05
-TRIM_EVERY = 10.0  # seconds between dead-letter retention passes
 
 
 @dataclass
@@ -60,7 +59,7 @@ class Child:
     timed_out: list[str] = field(default_factory=list)
 
 
-class Supervisor:
+class Supervisor(Maintenance):
     def __init__(self, spec: ChildSpec, processes: int, grace: float = 25.0,
                  idle_exit: float | None = None) -> None:
         self.spec = replace(spec, orphan_grace=grace)  # orphans exit within the grace too
@@ -252,11 +251,19 @@ class Supervisor:
         elif code == EXIT_LEASE_LOST:
             self.log.warning("worker-child-replaced", worker=child.worker_id,
                              reason="lease lost")
+        # The jobs it was running count the crash; what else it held (fetched ahead, or
+        # ended with the ack waiting) did not kill it. Nothing running: killed from outside
+        # (SIGKILL) between jobs, nobody counts; broken in taskq's own code (an error exit,
+        # SIGSEGV), all count, so a job that breaks the runner still ends as poison.
+        running: set[str] | None = set(child.slots.running())
+        if not running and code != -signal.SIGKILL:
+            running = None
         recovered = True
         for queue in self.spec.queues:
             try:
                 moved = recover_worker(self.store, queue, child.worker_id, mode, crash=crash,
-                                       timed_out=child.timed_out, drop_lease=True)
+                                       timed_out=child.timed_out, drop_lease=True,
+                                       running=running)
             except StoreError as exc:
                 # The lease will expire and another worker (or this one) recovers the jobs.
                 self.log.warning("recover-failed", worker=child.worker_id, error=str(exc))
@@ -313,102 +320,6 @@ class Supervisor:
             self.store.vouch(alive, self.spec.queues)
         except StoreError as exc:
             self.log.warning("vouch-failed", error=str(exc))
-
-    # --- scheduled jobs and dead workers -------------------------------------------------
-    def maintain(self, force: bool = False) -> None:
-        """Promote due scheduled jobs (each queue at most once a second, or at the next due
-        time, or when a child deferred a job that is now due), sweep limits and waiting jobs
-        (once a second), and recover the jobs of workers whose lease expired."""
-        now = time.time()
-        if not force and now < self.maintain_after:
-            return
-        if any(c.slots.take_promote_hint(now) for c in list(self.children.values())):
-            self.next_promote = dict.fromkeys(self.spec.queues, now)  # a deferred job is due
-        try:
-            for queue in self.spec.queues:
-                if force or now >= self.next_promote[queue]:
-                    moved, nxt = self.store.promote_due(queue)
-                    if moved:
-                        self.log.debug("jobs-promoted", queue=queue, count=moved)
-                    soon = now + 1.0
-                    self.next_promote[queue] = min(soon, nxt) if nxt is not None else soon
-                if force or now >= self.next_sweep.get(queue, 0.0):
-                    self.next_sweep[queue] = now + 1.0
-                    self._sweep(queue)
-            self._periodic_and_cancels(now)
-            if force or now >= self.next_trim:
-                self.next_trim = now + TRIM_EVERY
-                self._trim_dead()
-            if force or now >= self.next_lease_scan:
-                self.next_lease_scan = now + max(self.settings.lease_ttl / 4, 0.05)
-                self._recover_expired()
-        except Exception as exc:  # StoreError, or a bug: log it and go on supervising
-            if isinstance(exc, StoreError):
-                self.log.warning("maintenance-failed", error=str(exc))
-            else:
-                self.log.exception("maintenance-failed")
-            # Retry in a moment, not every tick. And a Redis we could not reach, the workers
-            # likely could not reach either: their leases may have run out while they live.
-            # Give them one lease TTL of reachable Redis to beat again before judging any.
-            self.maintain_after = now + min(1.0, self.settings.lease_ttl / 4)
-            self.next_lease_scan = max(self.next_lease_scan, now + self.settings.lease_ttl)
-
-    def _sweep(self, queue: str) -> None:
-        """Once a second: wake jobs parked by a limit whose permits came back, and resolve
-        waiting jobs whose parents ended unannounced (a worker died in between)."""
-        woken = self.store.sweep_limits(queue)
-        if woken:
-            self.log.info("parked-jobs-woken", queue=queue, count=woken)
-        resolved = sweep_waiting(self.store, queue)
-        if resolved:
-            self.log.info("waiting-jobs-resolved", queue=queue, count=resolved)
-
-    def _periodic_and_cancels(self, now: float) -> None:
-        """Enqueue due periodic ticks; kill the children running force-cancelled jobs
-        (taskq/control_loop.py; at most about two calls a second)."""
-        for child in self.control.force_cancels(now, self.children.values()):
-            if child.kill_reason is None and child.process.is_alive():
-                child.kill_reason = "cancel"
-                self.log.warning("job-force-cancelled", worker=child.worker_id,
-                                 detail="killing the child process; the job ends cancelled")
-                os.kill(child.process.pid, signal.SIGKILL)
-        self.control.run_periodic(now)
-
-    def _recover_expired(self) -> None:
-        for queue in self.spec.queues:
-            self._recover_departed(queue)
-            for worker_id in self.store.expired_workers(queue):
-                crash = crash_info_from_worker_id(worker_id, "lease expired")
-                moved = recover_worker(self.store, queue, worker_id, CRASH, crash=crash,
-                                       only_if_expired=True, drop_lease=True)
-                if moved > 0:
-                    self.log.warning("jobs-recovered", queue=queue, count=moved,
-                                     worker=worker_id, reason="lease expired")
-                if moved >= 0:  # presumed dead: its registry entry would stay forever
-                    self._forget(worker_id)
-
-
-    def _trim_dead(self) -> None:
-        """Dead-letter retention (Settings.dead_max, dead_max_age): oldest first, keys and
-        all, so dead letters never grow without bound."""
-        for queue in self.spec.queues:
-            trimmed = self.store.trim_dead(queue)
-            if trimmed:
-                self.log.info("dead-letters-trimmed", queue=queue, count=trimmed,
-                              max=self.settings.dead_max, max_age=self.settings.dead_max_age)
-
-    def _recover_departed(self, queue: str) -> None:
-        """A BLMOVE may land a job in the list of a worker presumed dead (see guard.lua):
-        recover such lists once the lease is gone, and forget old, empty ones."""
-        for worker_id in self.store.departed(queue):
-            crash = crash_info_from_worker_id(worker_id, "lease expired")
-            moved = recover_worker(self.store, queue, worker_id, CRASH, crash=crash,
-                                   only_if_expired=True, drop_lease=True)
-            if moved > 0:
-                self.log.warning("jobs-recovered", queue=queue, count=moved, worker=worker_id,
-                                 reason="landed after its worker was presumed dead")
-        self.store.prune_departed(queue)
-
 
 def signal_name(number: int) -> str:
     try:

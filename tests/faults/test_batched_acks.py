@@ -14,7 +14,7 @@ from taskq.store import RedisStore
 from taskq.worker.acks import DEFAULT_MAX_JOBS
 from tests.faults import tasks
 from tests.faults.conftest import wait_until
-from tests.faults.helpers import stop_cleanly, worker_residue
+from tests.faults.helpers import job_payload, stop_cleanly, wait_status, worker_residue
 from tests.faults.test_load import all_done, enqueue_tags, runs_by_job
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
@@ -56,3 +56,24 @@ def test_without_batching_a_kill_runs_again_only_the_job_it_interrupted(
                                  ("--ack-window", "0"))
     print(f"\n3 kills -9, --ack-window 0: {len(twice)} jobs ran twice {twice}")
     assert len(twice) <= 3
+
+
+def test_a_poison_job_fetched_with_others_counts_its_crashes_alone(
+        server, store: RedisStore, redis_client, records, spawn) -> None:
+    # Given quick jobs around a job that kills its process every time: once the worker has
+    # seen quick jobs it fetches them 32 at a time, so the poison job shares its fetches
+    tags = [f"q{i:03d}" for i in range(300)]
+    enqueue_tags(store, tags[:100])
+    tasks.suicide.enqueue(args=["p1"], job_id="p1", store=store)
+    enqueue_tags(store, tags[100:])
+    worker = spawn(server.url, processes=1, lease=None)
+
+    # Then the poison job is dead after its own three crashes, and every job fetched with it
+    # went back uncounted and ran to done
+    record = wait_status(redis_client, "p1", "dead")
+    assert record["reason"] == "poison"
+    wait_until(lambda: all_done(redis_client, records, tags), "the quick jobs done", 60)
+    crashed = [t for t in tags if job_payload(redis_client, t).crashes]
+    assert crashed == []
+    stop_cleanly(worker)
+    assert worker_residue(redis_client) == []
