@@ -109,10 +109,12 @@ class Bench:
         return {"one": one, "bulk": bulk, "bulk_api": self.peer.bulk_api}
 
     def process(self) -> dict[str, Any]:
-        """N jobs already queued; time from worker start until the final sentinel ran."""
+        """N jobs already queued; time from worker start until the final sentinel ran. The
+        job is a no-op, or with `call` one that makes one Redis call of its own (an INCR)."""
         p = self.params
         configs = self.peer.mix_configs() if p.get("mix") else None  # type: ignore[attr-defined]
-        task, n = ("mix", p["n"]) if p.get("mix") else ("noop", p["n"])
+        n = p["n"]
+        task = "mix" if p.get("mix") else "call" if p.get("call") else "noop"
         if p.get("io"):  # the async I/O mix: each config names its task (coroutine or not)
             io = dict((c.name, (c, t)) for c, t in self.peer.io_configs())  # type: ignore[attr-defined]
             configs, task = [io[p["config"]][0]], io[p["config"]][1]
@@ -141,6 +143,7 @@ class Bench:
                         "rate": rate(done, elapsed), "steady": rate(done, elapsed),
                         "done": done, "seconds": elapsed}
             stats = self.commandstats()
+            calls = int(self.r.get(sink.CALL_KEY) or 0)
         finally:
             for w in workers:
                 procs.stop(w)
@@ -151,6 +154,8 @@ class Bench:
             "commands_per_job": {k: round(v / n, 3) for k, v in sorted(stats.items())
                                  if v / n >= 0.01},
         }
+        if task == "call":  # every job made its call (a few may still be running)
+            out["calls"] = calls
         if p.get("roundtrips") and first_pid == last_pid:
             out["roundtrips_per_job"] = (last_rt - first_rt - 1) / n  # less the mark's RPUSH
         return out

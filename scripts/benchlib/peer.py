@@ -1,7 +1,8 @@
 """The small Protocol every peer adapter implements; the cases in cases.py use only this.
 
-An adapter module (benchlib/peers/<name>.py) defines the system's task functions (noop, mark,
-latency, mix) the way its docs do, and a `Peer` class. Task names are the same for all peers.
+An adapter module (benchlib/peers/<name>.py) defines the system's task functions (noop, call,
+mark, latency, mix) the way its docs do, and a `Peer` class. Task names are the same for all
+peers.
 """
 
 from __future__ import annotations

@@ -14,8 +14,11 @@ import redis
 
 MARK_KEY = "bench:mark:{}"
 LATENCY_KEY = "bench:latency"
+CALL_KEY = "bench:calls"  # the one-call case: each job INCRs it once
 _client: redis.Redis | None = None
 _pid = 0
+_aclient: object = None  # redis.asyncio.Redis, for the asyncio workers' one-call job
+_aclient_of: tuple[int, int] = (0, 0)  # (pid, id of the event loop) it was made in
 
 
 def client() -> redis.Redis:
@@ -37,6 +40,26 @@ def latency(sent_at: float) -> None:
     """A latency job started: record start minus enqueue time."""
     started = time.time()
     client().rpush(LATENCY_KEY, repr(started - sent_at))
+
+
+def call() -> None:
+    """The one-call job: what a job that records something does (one INCR on the bench
+    server, through a client made once per process, as a task module would hold one)."""
+    client().incr(CALL_KEY)
+
+
+async def acall() -> None:
+    """The same for asyncio workers (arq, SAQ): one INCR through redis-py's asyncio client,
+    made once per process and event loop, so that jobs running at once overlap their waits
+    as an async job's I/O would."""
+    global _aclient, _aclient_of
+    from redis import asyncio as aredis
+
+    key = (os.getpid(), id(asyncio.get_running_loop()))
+    if _aclient is None or _aclient_of != key:
+        _aclient = aredis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+        _aclient_of = key
+    await _aclient.incr(CALL_KEY)  # type: ignore[attr-defined]
 
 
 def mix(blob: str) -> None:

@@ -28,6 +28,10 @@ async def latency(ctx: dict[str, Any], sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+async def call(ctx: dict[str, Any]) -> None:
+    await sink.acall()
+
+
 async def io(ctx: dict[str, Any]) -> None:
     await sink.io_wait()
 
@@ -43,19 +47,19 @@ LOG = {"version": 1, "disable_existing_loggers": False,
 
 
 class WorkerSettings:
-    functions = [noop, mark, latency, io]
+    functions = [noop, mark, latency, io, call]
     redis_settings = REDIS
 
 
 class WorkerSettingsBig:  # arq reads only the class's own attributes: no inheritance
-    functions = [noop, mark, latency, io]
+    functions = [noop, mark, latency, io, call]
     redis_settings = REDIS
     max_jobs = 100
     poll_delay = 0.05
 
 
 class WorkerSettingsIO50:
-    functions = [noop, mark, latency, io]
+    functions = [noop, mark, latency, io, call]
     redis_settings = REDIS
     max_jobs = 50
 

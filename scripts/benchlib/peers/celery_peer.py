@@ -35,12 +35,17 @@ def latency(sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+@app.task
+def call() -> None:
+    sink.call()
+
+
 @app.task(acks_late=True, reject_on_worker_lost=True)
 def work(job: int, ms: int) -> None:
     sink.work(job, ms)
 
 
-TASKS = {"noop": noop, "mark": mark, "latency": latency}
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "call": call}
 
 
 class Adapter:

@@ -37,11 +37,16 @@ def latency(sent_at: float) -> None:
 
 
 @dramatiq.actor
+def call() -> None:
+    sink.call()
+
+
+@dramatiq.actor
 def work(job: int, ms: int) -> None:
     sink.work(job, ms)
 
 
-TASKS = {"noop": noop, "mark": mark, "latency": latency}
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "call": call}
 
 
 class Adapter:

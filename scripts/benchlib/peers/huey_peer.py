@@ -30,12 +30,17 @@ def latency(sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+@huey.task()
+def call() -> None:
+    sink.call()
+
+
 @huey.task(retries=3)
 def work(job: int, ms: int) -> None:
     sink.work(job, ms)
 
 
-TASKS = {"noop": noop, "mark": mark, "latency": latency}
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "call": call}
 
 
 class Adapter:

@@ -25,11 +25,15 @@ def latency(sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+def call() -> None:
+    sink.call()
+
+
 def work(job: int, ms: int) -> None:
     sink.work(job, ms)
 
 
-TASKS = {"noop": noop, "mark": mark, "latency": latency}
+TASKS = {"noop": noop, "mark": mark, "latency": latency, "call": call}
 
 
 class Adapter:

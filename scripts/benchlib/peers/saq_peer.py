@@ -27,6 +27,10 @@ async def latency(ctx: dict[str, Any], *, sent_at: float) -> None:
     sink.latency(sent_at)
 
 
+async def call(ctx: dict[str, Any]) -> None:
+    await sink.acall()
+
+
 async def io(ctx: dict[str, Any]) -> None:
     await sink.io_wait()
 
@@ -36,7 +40,7 @@ async def work(ctx: dict[str, Any], *, job: int, ms: int) -> None:
 
 
 settings = {"queue": Queue.from_url(os.environ["BENCH_REDIS_URL"]),
-            "functions": [noop, mark, latency, io], "concurrency": 10}
+            "functions": [noop, mark, latency, io, call], "concurrency": 10}
 settings_big = {**settings, "concurrency": 50}
 # A killed worker's active job is "stuck" once past its timeout (10 s by default) and is
 # retried by the next sweep (timer 60 s, cut to 5 s; sweeps also hold a 60 s lock).

@@ -32,11 +32,17 @@ def latency(sent_at: float) -> None:
 
 
 @task
+def call() -> None:
+    sink.call()
+
+
+@task
 def mix(blob: str) -> None:
     sink.mix(blob)
 
 
-TASKS: dict[str, Any] = {"noop": noop, "mark": mark, "latency": latency, "mix": mix}
+TASKS: dict[str, Any] = {"noop": noop, "mark": mark, "latency": latency, "mix": mix,
+                         "call": call}
 IO_MODULE = "benchlib.peers.taskq_io"  # imported only by the io configs' workers
 
 
