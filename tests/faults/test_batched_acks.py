@@ -27,14 +27,18 @@ def kill_child_mid_flood(server, store, redis_client, records, spawn, extra: tup
     tags = [f"b{i:04d}" for i in range(3000)]
     enqueue_tags(store, tags)
     worker = spawn(server.url, processes=1, lease=None, extra=extra)
-    for done_before_kill in (500, 1200, 1900):
-        wait_until(lambda n=done_before_kill: records.hlen(tasks.DONE) >= n,
-                   f"{done_before_kill} jobs to run", timeout=60, interval=0.005)
-        child = wait_until(worker.children, "the worker's child")
-        os.kill(child[0], signal.SIGKILL)
-        wait_until(lambda c=child[0]: c not in worker.children(), "the child to be replaced")
-    wait_until(lambda: all_done(redis_client, records, tags), "every job done", timeout=90,
-               interval=0.2)
+    try:
+        for done_before_kill in (500, 1200, 1900):
+            wait_until(lambda n=done_before_kill: records.hlen(tasks.DONE) >= n,
+                       f"{done_before_kill} jobs to run", timeout=90, interval=0.005)
+            child = wait_until(worker.children, "the worker's child")
+            os.kill(child[0], signal.SIGKILL)
+            wait_until(lambda c=child[0]: c not in worker.children(), "the child to go")
+        wait_until(lambda: all_done(redis_client, records, tags), "every job done",
+                   timeout=90, interval=0.2)
+    except AssertionError as exc:  # say where the worker was
+        raise AssertionError(f"{exc}; {records.hlen(tasks.DONE)} jobs ran; worker log:\n"
+                             f"{worker.log()[-4000:]}") from None
     runs = runs_by_job(records)
     assert set(runs) == set(tags)
     stop_cleanly(worker)
