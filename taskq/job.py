@@ -85,8 +85,11 @@ class Payload:
     def encode(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies the arguments. `id` must come first: the
         # fetch script reads it with a pattern instead of decoding the payload.
-        out = {name: value for name in _FIELD_ORDER
-               if (value := getattr(self, name)) is not None or name not in _OPTIONAL}
+        # The instance's own dict holds exactly the fields, in declaration order.
+        out = self.__dict__.copy()
+        for name in _OPTIONAL:
+            if out[name] is None:
+                del out[name]
         if not out["priority"]:
             del out["priority"]
         return get_serializer(self.serializer).dumps(out)

@@ -58,6 +58,9 @@ def override_async_store(factory: Callable[[], AsyncStore] | None
 
 def default_store() -> RedisStore:
     global _store
+    store = _override if _override is not None else _store  # the common case: no lock
+    if store is not None:
+        return store
     with _lock:
         if _override is not None:
             return _override

@@ -8,11 +8,15 @@ that was not found did not run.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import weakref
 from importlib import resources
 from typing import Any
 
-from redis.exceptions import NoScriptError
+import redis
+from hiredis import pack_command  # a dependency (redis[hiredis])
+from redis.exceptions import NoScriptError, ResponseError
 
 from taskq.keys import Keys
 from taskq.topology import is_cluster
@@ -71,6 +75,8 @@ class Scripts:
         self.bounds = [int(events_maxlen), int(events_max_age * 1000)]
         self._queued: weakref.WeakKeyDictionary[Any, dict[int, list[Any]]] = \
             weakref.WeakKeyDictionary()
+        self._lanes: weakref.WeakKeyDictionary[Any, FastLane | None] = \
+            weakref.WeakKeyDictionary()
 
     def parts(self, name: str, keys: list[str], args: list[Any]
               ) -> tuple[list[str], list[Any]]:
@@ -91,6 +97,25 @@ class Scripts:
         except NoScriptError:
             self.load(client, name)
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
+
+    def fast_call(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
+        """`call` for the hot paths (one enqueue, the claim): the same command, reply and
+        errors, sent on a connection of this process and thread's own (FastLane) instead of
+        through redis-py's command machinery. On a Cluster (or a client that is not a plain
+        redis.Redis, like a test double) it is `call`."""
+        try:
+            lane = self._lanes[client]
+        except KeyError:
+            lane = self._lanes[client] = FastLane.for_client(client)
+        if lane is None:
+            return self.call(client, name, keys, args)
+        keys, args = self.parts(name, keys, args)
+        command = ("EVALSHA", self.sha[name], len(keys), *keys, *args)
+        try:
+            return lane.execute(command)
+        except NoScriptError:  # did not run: load it (on every primary) and send it again
+            self.load(client, name)
+            return lane.execute(command)
 
     def queue_source(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call by source (EVAL) to a pipeline: it can never fail with NOSCRIPT, for a
@@ -156,3 +181,52 @@ class Scripts:
             if isinstance(result, Exception) and raise_on_error:
                 raise result
         return results
+
+
+class FastLane:
+    """A connection of its own per process and thread, for commands sent often and alone.
+
+    `client.evalsha(...)` spends about as much time in redis-py's machinery (the pool's get
+    and release, packing, the retry wrapper, redis-py 8's observability hooks) as on the
+    round trip itself; this sends the same command, packed by hiredis, on a dedicated
+    connection of the client's pool and reads the reply with the same parser. What stays as
+    with the client: the connection's options (timeouts, TLS, auth, a Sentinel's master
+    lookup, the health check of an idle connection), the reply and the exceptions
+    (ConnectionError and TimeoutError after closing the connection, ResponseError with it
+    kept, since a whole reply was read), and no retry at all (taskq's clients have redis-py's
+    retries off; the callers decide what may be repeated). Thread-safe (one connection per
+    thread) and fork-safe (a forked child opens its own: the pid is checked at each call)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self._local = threading.local()
+
+    @classmethod
+    def for_client(cls, client: Any) -> FastLane | None:
+        pool = getattr(client, "connection_pool", None)
+        if type(client) is not redis.Redis or pool is None or getattr(pool, "cache", None):
+            return None  # a Cluster, a test double, a client-side cache: the client's way
+        return cls(pool)
+
+    def connection(self) -> Any:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            # A forked child never touches its parent's socket (it is only dropped here).
+            local.conn, local.pid = self.pool.make_connection(), os.getpid()
+            conn = local.conn
+        return conn
+
+    def execute(self, command: tuple[Any, ...]) -> Any:
+        conn = self.connection()
+        packed = pack_command(command)  # the bytes redis-py's packer makes, in C
+        try:
+            conn.send_packed_command([packed])
+            return conn.read_response()
+        except ResponseError:
+            raise  # a whole reply was read: the connection stays usable
+        except BaseException:
+            # Connection trouble closed it already; anything else (an interrupt mid-read)
+            # may leave a reply behind: never reuse the connection then.
+            conn.disconnect()
+            raise

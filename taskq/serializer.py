@@ -25,6 +25,10 @@ class Serializer(Protocol):
     def loads(self, raw: bytes) -> dict[str, Any]: ...
 
 
+# json.dumps with these options builds a new encoder at each call; one made once is the same.
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 class JSONSerializer:
     """Round-trips None, bool, int, float, str, list and dicts with string keys."""
 
@@ -34,7 +38,7 @@ class JSONSerializer:
         check_json(value, path)
 
     def dumps(self, obj: dict[str, Any]) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        return _encode_json(obj).encode()
 
     def loads(self, raw: bytes) -> dict[str, Any]:
         try:

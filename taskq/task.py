@@ -92,6 +92,7 @@ class Task(Generic[P, R]):
         self.name = name
         self.options = options
         self.signature = inspect.signature(fn)
+        self._arity = _plain_arity(self.signature)
         options.limits.check_key(self.signature, name)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
@@ -306,15 +307,29 @@ class Task(Generic[P, R]):
         )
 
     def check_arguments(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        try:
-            self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise BadArgumentsError(f"{self.name}{self.signature}: {exc}") from None
+        arity = self._arity
+        # Positional arguments only, to a function of plain parameters: binding can only
+        # fail on their count, so the count is the check (the common call, made cheap).
+        if kwargs or arity is None or not arity[0] <= len(args) <= arity[1]:
+            try:
+                self.signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise BadArgumentsError(f"{self.name}{self.signature}: {exc}") from None
         serializer = get_serializer(self.options.serializer)
         for i, value in enumerate(args):
             serializer.check(value, f"args[{i}]")
         for key, value in kwargs.items():
             serializer.check(value, f"kwargs[{key!r}]")
+
+
+def _plain_arity(signature: inspect.Signature) -> tuple[int, int] | None:
+    """(required, total) when every parameter is a plain positional-or-keyword one (no
+    *args, **kwargs, keyword-only or positional-only), else None."""
+    params = signature.parameters.values()
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    required = sum(1 for p in params if p.default is inspect.Parameter.empty)
+    return required, len(signature.parameters)
 
 
 def _send(store: RedisStore, payload: Payload, depends_on: Sequence[Job] | None = None,

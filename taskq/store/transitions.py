@@ -3,6 +3,7 @@ script (or one command), so that a job id sits in exactly one place at every ins
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ import redis
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
 from taskq.job import Payload, decode, foreign_id
 from taskq.keys import Keys
-from taskq.records import Delivery, flat, history_entry
+from taskq.records import Delivery, field_value, flat, history_entry
 from taskq.store.base import (
     ENQUEUE_CHUNK,
     StoreBase,
@@ -42,7 +43,7 @@ class Transitions(StoreBase):
         new_queues = {p.queue for p in payloads} - self._known_queues
         if len(payloads) == 1 and not new_queues:  # the common case: one plain EVALSHA
             keys, args = self._enqueue_parts(payloads[0])
-            return [_text(self.scripts.call(self.client, "enqueue", keys, args))]
+            return [_text(self.scripts.fast_call(self.client, "enqueue", keys, args))]
         pipe = self.client.pipeline(transaction=False)
         order: list[int] = []  # reply positions, to give the results back in call order
         by_queue: dict[str, list[int]] = {}
@@ -132,7 +133,7 @@ class Transitions(StoreBase):
         k = self.keys
         delivery = self.delivery(queue, worker_id, raw)
         keys = [k.active(queue, worker_id), k.ready(queue), k.running(queue), k.leases(queue)]
-        self.scripts.call(self.client, "claim", keys, [worker_id, raw, delivery.job_id])
+        self.scripts.fast_call(self.client, "claim", keys, [worker_id, raw, delivery.job_id])
         return delivery
 
     # --- worker: ending a delivery ---------------------------------------------------------
@@ -231,20 +232,32 @@ class Transitions(StoreBase):
 
 
 def enqueue_parts(k: Keys, payload: Payload) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of enqueue.lua for one job (shared by the async producer store)."""
-    q = payload.queue
-    scheduled = payload.eta is not None and payload.eta > time.time()
-    due = int(payload.eta * 1000) if scheduled and payload.eta else 0
+    """KEYS and ARGV of enqueue.lua for one job (shared by the async producer store).
+    Written out rather than built from a dict: it runs once per enqueued job."""
+    q, job_id, eta = payload.queue, payload.id, payload.eta
+    ready, scheduled_key, high, low = _queue_keys(k, q)
+    scheduled = eta is not None and eta > time.time()
     token = repr(payload.enqueued_at)
-    fields: dict[str, Any] = {"task": payload.task, "queue": q, "enqueued_at": token,
-                              "status": "scheduled" if scheduled else "queued"}
+    keys = [k.job(q, job_id), k.history(q, job_id), scheduled_key if scheduled else ready,
+            k.notify(q, job_id), high, low]
+    task, queue = _field_texts(payload.task, q)
     if scheduled:
-        fields["due"] = due
-    keys = [k.job(q, payload.id), k.history(q, payload.id),
-            k.scheduled(q) if scheduled else k.ready(q), k.notify(q, payload.id),
-            k.ready_high(q), k.ready_low(q)]
-    args = [payload.encode(), "scheduled" if scheduled else "ready", due, token, *flat(fields)]
-    return keys, args
+        due = int(eta * 1000)  # type: ignore[operator]
+        return keys, [payload.encode(), "scheduled", due, token, "task", task, "queue", queue,
+                      "enqueued_at", token, "status", "scheduled", "due", due]
+    return keys, [payload.encode(), "ready", 0, token, "task", task, "queue", queue,
+                  "enqueued_at", token, "status", "queued"]
+
+
+@functools.lru_cache(maxsize=1024)
+def _queue_keys(k: Keys, queue: str) -> tuple[str, str, str, str]:
+    """A queue's ready, scheduled, high and low keys (cached: the same for every job)."""
+    return k.ready(queue), k.scheduled(queue), k.ready_high(queue), k.ready_low(queue)
+
+
+@functools.lru_cache(maxsize=1024)
+def _field_texts(task: str, queue: str) -> tuple[Any, Any]:
+    return field_value(task), field_value(queue)
 
 
 def _attempt(d: Delivery) -> int | None:
