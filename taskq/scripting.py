@@ -103,10 +103,7 @@ class Scripts:
         errors, sent on a connection of this process and thread's own (FastLane) instead of
         through redis-py's command machinery. On a Cluster (or a client that is not a plain
         redis.Redis, like a test double) it is `call`."""
-        try:
-            lane = self._lanes[client]
-        except KeyError:
-            lane = self._lanes[client] = FastLane.for_client(client)
+        lane = self.lane(client)
         if lane is None:
             return self.call(client, name, keys, args)
         keys, args = self.parts(name, keys, args)
@@ -117,10 +114,42 @@ class Scripts:
             self.load(client, name)
             return lane.execute(command)
 
+    def fast_batch(self, client: Any, name: str, calls: list[tuple[list[str], list[Any]]]
+                   ) -> list[Any] | None:
+        """Several calls of one script, sent back to back on the FastLane and their replies
+        read after (errors returned in place, NOSCRIPT ones loaded and sent again); None on
+        a client without a lane (the caller uses a pipeline then)."""
+        lane = self.lane(client)
+        if lane is None:
+            return None
+        commands = []
+        for keys, args in calls:
+            keys, args = self.parts(name, keys, args)
+            commands.append(("EVALSHA", self.sha[name], len(keys), *keys, *args))
+        replies = lane.execute_many(commands)
+        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:  # none of those ran
+            self.load(client, name)
+            for i, reply in zip(missing, lane.execute_many([commands[i] for i in missing]),
+                                strict=True):
+                replies[i] = reply
+        return replies
+
+    def lane(self, client: Any) -> FastLane | None:
+        try:
+            return self._lanes[client]
+        except KeyError:
+            lane = self._lanes[client] = FastLane.for_client(client)
+            return lane
+
     def queue_source(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         """Add a call by source (EVAL) to a pipeline: it can never fail with NOSCRIPT, for a
         script that must run right before the next command (the BLMOVE guard)."""
-        self._send(pipe, ["EVAL", self.source[name], len(keys), *keys, *args], keys)
+        self._send(pipe, list(self.source_command(name, keys, args)), keys)
+
+    def source_command(self, name: str, keys: list[str], args: list[Any]) -> tuple[Any, ...]:
+        """The raw EVAL of a script by its source (see queue_source)."""
+        return ("EVAL", self.source[name], len(keys), *keys, *args)
 
     async def acall(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
         """`call` on a redis.asyncio client."""
@@ -216,6 +245,23 @@ class FastLane:
             local.conn, local.pid = self.pool.make_connection(), os.getpid()
             conn = local.conn
         return conn
+
+    def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send every command, then read every reply (a refused one is returned in place)."""
+        conn = self.connection()
+        packed = [pack_command(command) for command in commands]
+        try:
+            conn.send_packed_command(packed)
+            replies: list[Any] = []
+            for _ in packed:
+                try:
+                    replies.append(conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+            return replies
+        except BaseException:
+            conn.disconnect()
+            raise
 
     def execute(self, command: tuple[Any, ...]) -> Any:
         conn = self.connection()

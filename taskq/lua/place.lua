@@ -7,7 +7,9 @@
 -- KEYS[1] ready list {q}:ready   KEYS[2] high line {q}:ready:high   KEYS[3] low line
 -- ARGV[1] encoded payload (its priority, when not NORMAL, is its last field)
 -- Returns the list it went to.
-local level = tonumber(string.match(ARGV[1], '"priority":(%-?%d+)}$') or '0')
+-- (Only the payload's tail is searched: the field is at most 16 bytes of it, and a pattern
+-- anchored at the end alone would be tried from every byte of a long payload.)
+local level = tonumber(string.match(string.sub(ARGV[1], -16), '"priority":(%-?%d+)}$') or '0')
 local own = 1
 if level > 0 then own = 2 elseif level < 0 then own = 3 end
 if own ~= 1 and redis.call('LLEN', KEYS[1]) == 0 and redis.call('LLEN', KEYS[own]) == 0 then

@@ -44,11 +44,11 @@ class Transitions(StoreBase):
         if len(payloads) == 1 and not new_queues:  # the common case: one plain EVALSHA
             keys, args = self._enqueue_parts(payloads[0])
             return [_text(self.scripts.fast_call(self.client, "enqueue", keys, args))]
-        pipe = self.client.pipeline(transaction=False)
         order: list[int] = []  # reply positions, to give the results back in call order
         by_queue: dict[str, list[int]] = {}
         for i, payload in enumerate(payloads):
             by_queue.setdefault(payload.queue, []).append(i)
+        calls: list[tuple[list[str], list[Any]]] = []
         for indexes in by_queue.values():  # one script call per queue: one cluster slot
             for chunk in range(0, len(indexes), ENQUEUE_CHUNK):
                 part = indexes[chunk:chunk + ENQUEUE_CHUNK]
@@ -56,15 +56,25 @@ class Transitions(StoreBase):
                 for i in part:
                     job_keys, job_args = self._enqueue_parts(payloads[i])
                     keys += job_keys
-                    args += [len(job_args), *job_args]
-                self.scripts.queue(pipe, "enqueue_many", keys, args)
+                    args.append(len(job_args))
+                    args += job_args
+                calls.append((keys, args))
                 order += part
-        if new_queues:
-            pipe.sadd(self.keys.queues(), *new_queues)
-        replies = self.scripts.run_pipeline(self.client, pipe)
-        self._known_queues |= new_queues
+        replies = None if new_queues else self.scripts.fast_batch(self.client,
+                                                                  "enqueue_many", calls)
+        if replies is None:  # a new queue to record too, or no FastLane: one pipeline
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                self.scripts.queue(pipe, "enqueue_many", keys, args)
+            if new_queues:
+                pipe.sadd(self.keys.queues(), *new_queues)
+            replies = self.scripts.run_pipeline(self.client, pipe)[:len(calls)]
+            self._known_queues |= new_queues
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
         results: list[Any] = [None] * len(payloads)
-        flat_replies = [r for reply in replies[: len(replies) - bool(new_queues)] for r in reply]
+        flat_replies = [r for reply in replies for r in reply]
         for i, reply in zip(order, flat_replies, strict=True):
             results[i] = _text(reply)
         return results
@@ -105,14 +115,23 @@ class Transitions(StoreBase):
         active lists recovery keeps reading. LeaseLostError when the claim finds the lease
         gone (the job is then back at the head of ready)."""
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
-        self.scripts.queue_source(pipe, "guard", [k.leases(queue), k.departed(queue)],
-                                  [worker_id, int(timeout * 1000)])
-        if self._blmove_missing:
-            pipe.brpoplpush(k.ready(queue), k.active(queue, worker_id), timeout)
+        guard = [k.leases(queue), k.departed(queue)], [worker_id, int(timeout * 1000)]
+        ready, active = k.ready(queue), k.active(queue, worker_id)
+        lane = self.scripts.lane(self.client)
+        if lane is not None:  # the same two commands, on this thread's own connection
+            move: tuple[Any, ...] = (
+                ("BRPOPLPUSH", ready, active, timeout) if self._blmove_missing
+                else ("BLMOVE", ready, active, "RIGHT", "LEFT", timeout))
+            covered, raw = lane.execute_many([self.scripts.source_command("guard", *guard),
+                                              move])
         else:
-            pipe.blmove(k.ready(queue), k.active(queue, worker_id), timeout, "RIGHT", "LEFT")
-        covered, raw = pipe.execute(raise_on_error=False)
+            pipe = self.client.pipeline(transaction=False)
+            self.scripts.queue_source(pipe, "guard", *guard)
+            if self._blmove_missing:
+                pipe.brpoplpush(ready, active, timeout)
+            else:
+                pipe.blmove(ready, active, timeout, "RIGHT", "LEFT")
+            covered, raw = pipe.execute(raise_on_error=False)
         if isinstance(raw, redis.ResponseError) and "unknown command" in str(raw).lower():
             self._blmove_missing = True  # a server before 6.2: BRPOPLPUSH is the same move
             return self.fetch_blocking(queue, worker_id, timeout)
@@ -243,10 +262,8 @@ def enqueue_parts(k: Keys, payload: Payload) -> tuple[list[str], list[Any]]:
     task, queue = _field_texts(payload.task, q)
     if scheduled:
         due = int(eta * 1000)  # type: ignore[operator]
-        return keys, [payload.encode(), "scheduled", due, token, "task", task, "queue", queue,
-                      "enqueued_at", token, "status", "scheduled", "due", due]
-    return keys, [payload.encode(), "ready", 0, token, "task", task, "queue", queue,
-                  "enqueued_at", token, "status", "queued"]
+        return keys, [payload.encode(), "scheduled", due, token, task, queue]
+    return keys, [payload.encode(), "ready", 0, token, task, queue]
 
 
 @functools.lru_cache(maxsize=1024)
