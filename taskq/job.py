@@ -85,8 +85,10 @@ class Payload:
     def encode(self) -> bytes:
         # Not dataclasses.asdict: it deep-copies the arguments. `id` must come first: the
         # fetch script reads it with a pattern instead of decoding the payload.
-        # The instance's own dict holds exactly the fields, in declaration order.
-        out = self.__dict__.copy()
+        # Read off the instance's dict in declaration order (a decoded payload's dict is
+        # filled in another order, see _built).
+        values = self.__dict__
+        out = {name: values[name] for name in _FIELD_ORDER}
         for name in _OPTIONAL:
             if out[name] is None:
                 del out[name]

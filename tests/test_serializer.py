@@ -59,3 +59,11 @@ def test_encoded_payload_starts_with_its_id() -> None:
     for serializer in ("json", "pickle"):
         raw = Payload(id="abc", task="t", queue="q", serializer=serializer).encode()
         assert raw.startswith(b'{"id":"abc"'), raw
+
+
+def test_a_decoded_payload_encodes_to_the_same_bytes() -> None:
+    # A worker re-encodes what it decoded (a retry, a recovery): id first, priority last.
+    for payload in (Payload(id="abc", task="t", queue="q", args=[1], kwargs={"a": None}),
+                    Payload(id="abd", task="t", queue="q", priority=-1, expires_at=5.0)):
+        raw = payload.encode()
+        assert decode(raw).encode() == raw
