@@ -88,6 +88,10 @@ class Payload:
         # Read off the instance's dict in declaration order (a decoded payload's dict is
         # filled in another order, see _built).
         values = self.__dict__
+        if self.serializer == "json":
+            fast = _json_of(values)
+            if fast is not None:
+                return fast
         out = {name: values[name] for name in _FIELD_ORDER}
         for name in _OPTIONAL:
             if out[name] is None:
@@ -116,6 +120,22 @@ class Payload:
 
 
 _FIELD_ORDER = tuple(f.name for f in fields(Payload))
+
+
+def new_payload(*, id: str, task: str, queue: str, args: list[Any], kwargs: dict[str, Any],
+                retries: int, timeout: float | None, eta: float | None, serializer: str,
+                enqueued_at: float, expires_at: float | None,
+                inputs: dict[str, Any] | None, priority: int) -> Payload:
+    """Payload(...) of a new job (first attempt), without the frozen dataclass's __init__
+    (one object.__setattr__ per field: half of building a job). The dict holds every field
+    in declaration order (tests/test_serializer.py compares it with Payload(...))."""
+    payload = object.__new__(Payload)
+    payload.__dict__.update(
+        id=id, task=task, queue=queue, args=args, kwargs=kwargs, attempt=1, retries=retries,
+        timeout=timeout, enqueued_at=enqueued_at, eta=eta, crashes=0, requeues=0,
+        deferrals=0, serializer=serializer, v=SCHEMA_VERSION, inputs=inputs,
+        expires_at=expires_at, keep_result=None, priority=priority)
+    return payload
 _REQUIRED = frozenset(f.name for f in fields(Payload)
                       if f.default is MISSING and f.default_factory is MISSING)
 _DEFAULTS = {f.name: f.default for f in fields(Payload) if f.default is not MISSING}
@@ -134,6 +154,58 @@ def _built(obj: dict[str, Any]) -> Payload:
     payload.__dict__.update(values)
     return payload
 _OPTIONAL = frozenset({"inputs", "expires_at", "keep_result"})  # left out while None
+
+# The JSON serializer's own text functions (ensure_ascii=False, compact separators).
+_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_NUMBERS = ("attempt", "retries", "timeout", "enqueued_at", "eta", "crashes", "requeues",
+            "deferrals", "v")
+
+
+def _number(value: Any) -> str | None:
+    """JSON text of an int, a finite float or None, as json writes it; None for others."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return "null" if value is None else None
+
+
+def _json_of(v: dict[str, Any]) -> bytes | None:
+    """The bytes the JSON serializer makes of a payload's fields (in _FIELD_ORDER, optional
+    ones left out while None, priority while 0), written field by field: a third of the
+    general encoder's time, paid once per enqueued job. None when a field is not of its
+    usual type (the general encoder then decides)."""
+    numbers = [_number(v[name]) for name in _NUMBERS]
+    args, kwargs, inputs = v["args"], v["kwargs"], v["inputs"]
+    if (None in numbers or type(v["id"]) is not str or type(v["task"]) is not str
+            or type(v["queue"]) is not str or type(v["serializer"]) is not str
+            or type(args) is not list or type(kwargs) is not dict
+            or not (inputs is None or type(inputs) is dict)):
+        return None
+    attempt, retries, timeout, enqueued_at, eta, crashes, requeues, deferrals, version = numbers
+    out: list[Any] = ['{"id":', _text(v["id"]), ',"task":', _text(v["task"]), ',"queue":',
+           _text(v["queue"]), ',"args":', _json(args) if args else "[]", ',"kwargs":',
+           _json(kwargs) if kwargs else "{}", ',"attempt":', attempt, ',"retries":', retries,
+           ',"timeout":', timeout, ',"enqueued_at":', enqueued_at, ',"eta":', eta,
+           ',"crashes":', crashes, ',"requeues":', requeues, ',"deferrals":', deferrals,
+           ',"serializer":', _text(v["serializer"]), ',"v":', version]
+    if inputs is not None:
+        out += [',"inputs":', _json(inputs)]
+    for name in ("expires_at", "keep_result"):
+        if v[name] is not None:
+            number = _number(v[name])
+            if number is None:
+                return None
+            out += [f',"{name}":', number]
+    if v["priority"]:
+        number = _number(v["priority"])
+        if number is None:
+            return None
+        out += [',"priority":', number]
+    out.append("}")
+    return "".join(out).encode()
 _FIELDS = set(_FIELD_ORDER)
 
 

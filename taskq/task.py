@@ -26,6 +26,7 @@ from taskq.job import (
     PRIORITIES,
     Payload,
     new_job_id,
+    new_payload,
     valid_job_id,
 )
 from taskq.keys import check_queue_name
@@ -294,7 +295,7 @@ class Task(Generic[P, R]):
                 f"job_id must be a str of 1 to {MAX_ID_BYTES} bytes, not starting with "
                 f"'{FOREIGN_ID_PREFIX}' (reserved), got {job_id!r}")
         target = check_queue_name(queue) if queue else opts.queue
-        return Payload(
+        return new_payload(
             id=job_id or new_job_id(target), task=self.name, queue=target,
             args=args, kwargs=kwargs,
             retries=opts.retries if retries is None else retries,

@@ -67,3 +67,34 @@ def test_a_decoded_payload_encodes_to_the_same_bytes() -> None:
                     Payload(id="abd", task="t", queue="q", priority=-1, expires_at=5.0)):
         raw = payload.encode()
         assert decode(raw).encode() == raw
+
+
+@pytest.mark.parametrize("payload", [
+    Payload(id="j1", task="t", queue="q"),
+    Payload(id="j\u00fc\"\\\n", task="m.t", queue="q", args=[1, 2.5, "\u00fc", None, True],
+            kwargs={"k": {"x": [1]}}, timeout=None, eta=1.5, priority=-1),
+    Payload(id="j3", task="t", queue="q", inputs={"mode": "chain", "parents": ["q|a"]},
+            expires_at=12.25, keep_result=60, priority=1, attempt=3, crashes=1),
+    Payload(id="j4", task="t", queue="q", timeout=float("inf")),  # the general encoder's
+    Payload(id="j5", task="t", queue="q", retries=True),  # type: ignore[arg-type]
+])
+def test_the_field_by_field_encoding_is_the_general_encoders(payload: Payload) -> None:
+    import json
+
+    general = {name: value for name, value in payload.__dict__.items()
+               if value is not None or name not in ("inputs", "expires_at", "keep_result")}
+    if not general["priority"]:
+        del general["priority"]
+    expected = json.dumps(general, separators=(",", ":"), ensure_ascii=False).encode()
+    assert payload.encode() == expected
+
+
+def test_a_new_payload_is_the_dataclass_one() -> None:
+    from taskq.job import new_payload
+
+    fields = {"id": "j1", "task": "t", "queue": "q", "args": [1], "kwargs": {"a": 2},
+              "retries": 2, "timeout": 5.0, "eta": None, "serializer": "json",
+              "enqueued_at": 3.5, "expires_at": 9.0, "inputs": None, "priority": 1}
+    made, expected = new_payload(**fields), Payload(**fields)
+    assert made == expected
+    assert list(made.__dict__.items()) == list(expected.__dict__.items())
