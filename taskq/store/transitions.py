@@ -99,7 +99,7 @@ class Transitions(StoreBase):
     def fetch(self, queue: str, worker_id: str, n: int = 1) -> list[Delivery]:
         """Take up to n ready jobs without blocking."""
         keys, args = self._fetch_parts(queue, worker_id, n)
-        raws = self.scripts.call(self.client, "fetch", keys, args)
+        raws = self.scripts.fast_call(self.client, "fetch", keys, args)
         return [self.delivery(queue, worker_id, raw) for raw in raws]
 
     @translate_errors
@@ -196,8 +196,8 @@ class Transitions(StoreBase):
             args += [len(ack_args), *ack_args]
         q, worker_id = done[0][0].queue, done[0][0].worker_id
         fetch_keys, fetch_args = self._fetch_parts(q, worker_id, n)
-        acked, raws = self.scripts.call(self.client, "ack_fetch", [*keys, *fetch_keys],
-                                        [*args, *fetch_args])
+        acked, raws = self.scripts.fast_call(self.client, "ack_fetch", [*keys, *fetch_keys],
+                                             [*args, *fetch_args])
         replies = [int(a) for a in acked]
         if isinstance(raws, bytes):
             # The lease is lost. The acks' own outcomes must still reach the worker.
