@@ -100,7 +100,8 @@ class AckBatch:
     def add(self, item: PendingAck) -> bool:
         """Queue one acknowledgement; True when the batch is full (send it now)."""
         self._pending.append(item)
-        if self._timer_sleeps:
+        if self._timer_sleeps:  # wake it once, not once per job until it runs
+            self._timer_sleeps = False
             self._armed.set()
         return len(self._pending) >= self.max_jobs
 
