@@ -235,6 +235,11 @@ class FastLane:
         pool = getattr(client, "connection_pool", None)
         if type(client) is not redis.Redis or pool is None or getattr(pool, "cache", None):
             return None  # a Cluster, a test double, a client-side cache: the client's way
+        if type(pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
+            # A Sentinel's pool: a connection made outside its own get_connection (in a
+            # forked worker child) was seen talking to a replica, where scripts are not
+            # loaded (NOSCRIPT forever). Its commands go the client's way.
+            return None
         return cls(pool)
 
     def connection(self) -> Any:
