@@ -18,14 +18,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from cronsim import CronSim, CronSimError
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from taskq.errors import ConfigurationError
 from taskq.job import MAX_ID_BYTES, QUEUE_MARK, Payload
 from taskq.task import DEFAULT_QUEUE, Task, task
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+# cronsim and zoneinfo are imported where a cron schedule is parsed or stepped, not here: a
+# worker whose modules declare no cron schedule never holds them.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,6 +94,8 @@ def tick_job_id(name: str, tick: float, queue: str) -> str:
 
 
 def _zone(tz: str) -> ZoneInfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -101,6 +106,8 @@ def latest_tick(spec: Mapping[str, Any], now: float) -> float:
     if spec.get("every"):
         return math.floor(now / spec["every"]) * spec["every"]
     # cronsim's reverse iteration excludes its start: start just after now to include it.
+    from cronsim import CronSim
+
     start = datetime.fromtimestamp(now, _zone(spec["tz"])) + timedelta(microseconds=1)
     return next(CronSim(spec["cron"], start, reverse=True)).timestamp()
 
@@ -108,6 +115,8 @@ def latest_tick(spec: Mapping[str, Any], now: float) -> float:
 def next_tick(spec: Mapping[str, Any], now: float) -> float:
     if spec.get("every"):
         return (math.floor(now / spec["every"]) + 1) * spec["every"]
+    from cronsim import CronSim
+
     return next(CronSim(spec["cron"], datetime.fromtimestamp(now, _zone(spec["tz"])))
                 ).timestamp()
 
@@ -136,6 +145,8 @@ def periodic(
     if every is not None:
         interval = Every(every.total_seconds() if isinstance(every, timedelta) else every)
     if cron is not None:
+        from cronsim import CronSim, CronSimError
+
         _zone(tz)
         try:
             CronSim(cron, datetime.now(_zone(tz)))

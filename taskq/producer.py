@@ -11,11 +11,14 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from taskq.config import Settings
 from taskq.connection import connect, connect_async, resolve_url
 from taskq.store import RedisStore
-from taskq.store.aio import AsyncStore
+
+if TYPE_CHECKING:
+    from taskq.store.aio import AsyncStore  # imported when a coroutine first enqueues
 
 _lock = threading.Lock()
 _store: RedisStore | None = None
@@ -77,6 +80,8 @@ async def default_async_store() -> AsyncStore:
     loop = asyncio.get_running_loop()
     store = _async_stores.get(loop)
     if store is None:
+        from taskq.store.aio import AsyncStore
+
         settings = _settings or Settings.from_env()
         url = await asyncio.to_thread(resolve_url, settings)  # may start the embedded server
         store = _async_stores.setdefault(loop, AsyncStore(connect_async(url, settings),

@@ -66,6 +66,12 @@ class InlineSupervisor(Supervisor):
                  idle_exit: float | None = None) -> None:
         super().__init__(spec, 1, grace, idle_exit)
 
+    def _new_stop_event(self) -> Any:
+        return threading.Event()
+
+    def _new_slots(self, count: int) -> SharedSlots:
+        return SharedSlots(count, shared=False)
+
     def _new_child(self, index: int, token: str, slots: SharedSlots) -> Any:
         return ThreadChild(self.spec, token, self.stop, slots, index)
 

@@ -1,26 +1,45 @@
 """Shared memory between a child and its supervisor: which job each runner thread runs and
 its hard deadline. Plain shared arrays, written without locks: a torn read only delays a
-timeout check by one tick."""
+timeout check by one tick. The single-process worker, whose child is a thread, keeps the same
+fields in plain Python objects (`shared=False`) and never imports multiprocessing's shared
+memory (ctypes, mmap)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from typing import Any
 
 from taskq.job import MAX_ID_BYTES as ID_BYTES  # ids are at most this long
 
 
+class _Value:
+    """What `RawValue` offers (`.value`), for slots that stay in one process."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
 class SharedSlots:
-    def __init__(self, count: int) -> None:
-        ctx = multiprocessing.get_context("fork")
+    def __init__(self, count: int, shared: bool = True) -> None:
         self.count = count
-        self.deadlines: Any = ctx.RawArray("d", count)
-        self.ids: Any = ctx.RawArray("c", count * ID_BYTES)
+        self.deadlines: Any
+        self.ids: Any
+        self.promote_at: Any
+        self.last_active: Any
+        if not shared:
+            self.deadlines = [0.0] * count
+            self.ids = bytearray(count * ID_BYTES)
+            self.promote_at, self.last_active = _Value(0.0), _Value(0.0)
+            return
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.deadlines = ctx.RawArray("d", count)
+        self.ids = ctx.RawArray("c", count * ID_BYTES)
         # The earliest time a job a runner deferred (rate limit) falls due: the supervisor
         # promotes then instead of at its next once-a-second pass. 0: nothing pending.
-        self.promote_at: Any = ctx.RawValue("d", 0.0)
-        self.last_active: Any = ctx.RawValue("d", 0.0)  # when a job last started or ended
+        self.promote_at = ctx.RawValue("d", 0.0)
+        self.last_active = ctx.RawValue("d", 0.0)  # when a job last started or ended
 
     def busy(self) -> bool:
         return any(self.deadlines[i] for i in range(self.count))

@@ -10,7 +10,6 @@ SIGUSR1: every child prints its threads' stacks to stderr.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import select
 import signal
@@ -68,8 +67,7 @@ class Supervisor(Maintenance):
         self.settings: Settings = spec.settings
         self.processes = processes
         self.grace = grace
-        self.ctx = multiprocessing.get_context("fork")
-        self.stop = self.ctx.Event()
+        self.stop = self._new_stop_event()
         self.children: dict[int, Child] = {}
         self.pending: dict[int, float] = {}  # child index -> monotonic time to restart it
         self.quick_deaths: dict[int, int] = {}
@@ -160,15 +158,26 @@ class Supervisor(Maintenance):
     # --- children -------------------------------------------------------------------------
     def _start_child(self, index: int) -> None:
         token = uuid.uuid4().hex[:8]
-        slots = SharedSlots(runner_count(self.spec))
+        slots = self._new_slots(runner_count(self.spec))
         process = self._new_child(index, token, slots)
         process.start()
         assert process.pid is not None
         worker_id = make_worker_id(process.pid, token)
         self.children[index] = Child(index, process, worker_id, slots)
 
+    # The three hooks below are what the single-process worker (taskq.worker.inline)
+    # overrides: a thread for the child, and neither a process-shared event nor shared memory.
+    def _new_stop_event(self) -> Any:
+        import multiprocessing
+
+        self.ctx = multiprocessing.get_context("fork")
+        return self.ctx.Event()
+
+    def _new_slots(self, count: int) -> SharedSlots:
+        return SharedSlots(count)
+
     def _new_child(self, index: int, token: str, slots: SharedSlots) -> Any:
-        """A child process (forked, not started); the single-process worker overrides."""
+        """A child process (forked, not started)."""
         return self.ctx.Process(
             target=child_main, name=f"taskq-child-{index}",
             args=(self.spec, token, self.stop, [slots.slot(i) for i in range(slots.count)]))
