@@ -1,11 +1,11 @@
-"""Backoff between attempts: a pure function of the attempt number, built on tenacity's waits."""
+"""Backoff between attempts: a pure function of the attempt number (tenacity's
+wait_exponential plus wait_random, written out so that a worker does not import tenacity)."""
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
-from types import SimpleNamespace
-
-from tenacity import wait_exponential, wait_random
 
 from taskq.errors import ConfigurationError
 
@@ -25,7 +25,13 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1 = the first run)."""
-        wait = wait_exponential(multiplier=self.initial, max=self.maximum, exp_base=2) + \
-            wait_random(0, self.jitter)
-        state = SimpleNamespace(attempt_number=max(1, attempt))
-        return min(float(wait(state)), self.maximum)  # type: ignore[arg-type]
+        exponent = max(1, attempt) - 1
+        if (self.initial > 0 and self.maximum > 0 and math.isfinite(self.maximum)
+                and exponent > math.log(self.maximum, 2) - math.log(self.initial, 2)):
+            wait = self.maximum
+        else:
+            try:
+                wait = min(self.initial * 2**exponent, self.maximum)
+            except OverflowError:
+                wait = self.maximum
+        return min(float(wait + random.random() * self.jitter), self.maximum)

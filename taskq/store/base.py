@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import redis
-import tenacity
 from redis import Redis
 
 from taskq.config import Settings
@@ -51,12 +50,23 @@ def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-retry_connection = tenacity.retry(
-    retry=tenacity.retry_if_exception_type(StoreConnectionError),
-    stop=tenacity.stop_after_attempt(4),
-    wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
-    reraise=True,
-)
+_retry_connection: Any = None
+
+
+def retry_connection(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn` retried on StoreConnectionError: 4 attempts, 50 ms doubling up to 1 s (tenacity,
+    imported on first use: producers use it, a worker need not hold it)."""
+    global _retry_connection
+    if _retry_connection is None:
+        import tenacity
+
+        _retry_connection = tenacity.retry(
+            retry=tenacity.retry_if_exception_type(StoreConnectionError),
+            stop=tenacity.stop_after_attempt(4),
+            wait=tenacity.wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+    return _retry_connection(fn)  # type: ignore[no-any-return]
 
 
 ENQUEUE_CHUNK = 1000  # jobs per enqueue_many call: keeps each script call short on the server

@@ -35,7 +35,7 @@ class LimitGate:
                  due_at: Callable[[float], None] = lambda when: None) -> None:
         self.store = store
         self.log = log
-        self.retrying = retrying  # (log, what) -> tenacity Retrying for connection trouble
+        self.retrying = retrying  # (log, what) -> retrying loop for connection trouble
         self.due_at = due_at  # tells the supervisor when a deferred job falls due
 
     def admit(self, delivery: Delivery) -> Delivery | None:
