@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from taskq.errors import JobFailedError, JobNotFoundError, ResultTimeoutError
-from taskq.events import END_EVENTS, START, AsyncEventFeed, Cursor, Event, EventFeed, since_id
 from taskq.store import RedisStore
 
 if TYPE_CHECKING:
+    from taskq.events import Event
     from taskq.store.aio import AsyncStore
+# taskq.events is imported by the two methods that read events: a worker, which builds Jobs
+# (workflows, periodic ticks) but never reads their events, does not hold it.
 
 ENDED = ("done", "dead", "cancelled", "expired")
 CancelOutcome = Literal["cancelled", "requested", "done", "dead", "expired"]
@@ -149,6 +151,8 @@ class Job:
         event id or a duration like '5m'); with `follow`, then each new one as it happens,
         until the job ends (succeeded, dead). Reading the kept events scans the queue's
         stream (at most Settings.events_maxlen entries)."""
+        from taskq.events import END_EVENTS, START, Cursor, EventFeed, since_id
+
         feed = EventFeed(self._store, (self.queue,), job=self.id)
         cursor = Cursor({self.queue: since_id(since) if since else START})
         last: Event | None = None
@@ -166,6 +170,7 @@ class Job:
         """`events()` on redis.asyncio, for async web apps (its own connection, closed at
         the end)."""
         from taskq.connection import connect_async, resolve_url
+        from taskq.events import END_EVENTS, START, AsyncEventFeed, Cursor, since_id
 
         settings = self._store.settings
         client = connect_async(resolve_url(settings), settings)
