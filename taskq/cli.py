@@ -42,14 +42,18 @@ def _group() -> Any:
 
 
 if TYPE_CHECKING:
-    from taskq.admin.options import settings_from
-    from taskq.commands import main
+    from taskq.commands import main, settings_from
 else:
     main = _Main()
 
     def __getattr__(name: str) -> Any:
-        if name == "settings_from":
-            from taskq.admin.options import settings_from
+        """What this module held before the click commands moved to taskq.commands
+        (settings_from, TaskqGroup, import_modules, ...), imported on first use."""
+        if name.startswith("__"):  # introspection (__path__, __wrapped__, ...) finds none
+            raise AttributeError(f"module 'taskq.cli' has no attribute {name!r}")
+        import taskq.commands
 
-            return settings_from
-        raise AttributeError(f"module 'taskq.cli' has no attribute {name!r}")
+        try:
+            return getattr(taskq.commands, name)
+        except AttributeError:
+            raise AttributeError(f"module 'taskq.cli' has no attribute {name!r}") from None
