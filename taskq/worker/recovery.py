@@ -66,12 +66,9 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
                                      attempt=payload.attempt),
                        {**fields, "died_at": str(int(now * 1000))})
     if mode == SHUTDOWN or crash is None:
-        return Release(raw, raw, payload.id, "ready", 0,
-                       history_entry("requeued", reason="worker shut down"), {})
+        return requeued(raw, payload.id, "worker shut down")
     if running is not None and payload.id not in running:
-        return Release(raw, raw, payload.id, "ready", 0,
-                       history_entry("requeued", reason="its worker died; it was not running"),
-                       {})
+        return requeued(raw, payload.id, "its worker died; it was not running")
     verdict = after_crash(payload, poison_crashes)
     info = json.dumps(crash.as_dict())
     if verdict.dest == "dead":
@@ -82,6 +79,11 @@ def plan(raw: bytes, mode: str, crash: CrashInfo | None, timed_out: Collection[s
     return Release(raw, verdict.next.encode(), payload.id, "ready", 0,
                    history_entry("crashed", crash=crash.as_dict(), attempt=payload.attempt),
                    {"last_crash": info})
+
+
+def requeued(raw: bytes, job_id: str, reason: str) -> Release:
+    """Back to the head of ready as it was: no attempt or crash counted."""
+    return Release(raw, raw, job_id, "ready", 0, history_entry("requeued", reason=reason), {})
 
 
 def recover_worker(store: RedisStore, queue: str, worker_id: str, mode: str, *,

@@ -28,7 +28,7 @@ from taskq.errors import (
 )
 from taskq.job import Payload
 from taskq.log import get_logger
-from taskq.store import Delivery, RedisStore, Release, history_entry
+from taskq.store import Delivery, RedisStore
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
 from taskq.worker.acks import AckBatch
@@ -36,6 +36,7 @@ from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.budget import JobBudget
 from taskq.worker.ending import Ending, fresh_clock
 from taskq.worker.limits import LimitGate
+from taskq.worker.recovery import requeued
 from taskq.worker.retrying import Event
 from taskq.worker.retrying import connection_retrying as _connection_retrying
 from taskq.worker.routing import resolve_task
@@ -262,10 +263,9 @@ class Runner(Ending):
                 waiting.append(self._buffer.pop())  # newest first: the oldest lands at the head
         if not waiting:
             return
-        event = history_entry("requeued", reason="handed back: the job before it ran long")
+        reason = "handed back: the job before it ran long"
         moved, _ = self.store.release(
-            self.queues[0], self.worker_id,
-            [Release(d.raw, d.raw, d.job_id, "ready", 0, event, {}) for d in waiting],
+            self.queues[0], self.worker_id, [requeued(d.raw, d.job_id, reason) for d in waiting],
             only_if_expired=False, drop_lease=False)
         self.log.info("jobs-handed-back", count=moved, detail="the job running now runs long")
 
