@@ -68,13 +68,16 @@ def test_child_killed_mid_job_is_run_once_elsewhere(server, store: RedisStore, r
     assert worker_residue(redis_client) == []
 
 
+@pytest.mark.parametrize("extra", [(), ("--single-process",)],
+                         ids=["supervisor-and-child", "single-process"])
 def test_whole_worker_killed_mid_job_is_recovered_by_another_via_lease(
-        server, store: RedisStore, redis_client, records, spawn) -> None:
-    # Given worker A in the middle of a job and worker B idle
-    a = spawn(server.url, lease=1.0)
+        server, store: RedisStore, redis_client, records, spawn, extra) -> None:
+    # Given worker A in the middle of a job and worker B idle (a single-process worker has
+    # no supervisor to hand its job back at once: the lease is its only way back)
+    a = spawn(server.url, lease=1.0, extra=extra)
     tasks.hold_first.enqueue(args=["w1"], job_id="w1", store=store)
     victim, _ = wait_started(records, "w1")
-    b = spawn(server.url, lease=1.0)
+    b = spawn(server.url, lease=1.0, extra=extra)
     wait_until(lambda: live_workers(redis_client) == 2, "worker B to register")
 
     # When A (supervisor and children) is killed with SIGKILL, so nobody reaps its child
@@ -84,8 +87,8 @@ def test_whole_worker_killed_mid_job_is_recovered_by_another_via_lease(
 
     # Then B finds A's lease expired, takes the job back and runs it to done, once
     again, started_at = wait_started(records, "w1")
-    print(f"\nworker kill -9 -> job running again elsewhere: {started_at - killed_at:.3f} s "
-          f"(lease 1 s)")
+    print(f"\nworker kill -9 {extra} -> job running again elsewhere: "
+          f"{started_at - killed_at:.3f} s (lease 1 s)")
     record = wait_status(redis_client, "w1", "done")
     assert again != victim
     assert worker_pid(record["worker"]) == again

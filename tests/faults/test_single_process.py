@@ -8,22 +8,18 @@ a kill -9 of the one process loses nothing (its lease expires, another worker ta
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 import redis
 
 from taskq.store import RedisStore
 from tests.faults import tasks
-from tests.faults.conftest import wait_until
 from tests.faults.helpers import (
     history,
     job_hash,
-    live_workers,
     stop_cleanly,
     wait_started,
     wait_status,
-    worker_pid,
     worker_residue,
 )
 
@@ -80,29 +76,3 @@ def test_sigterm_past_grace_requeues_the_job_and_exits_zero(
     again = spawn(server.url, extra=SINGLE)
     wait_status(redis_client, "long", "done")
     stop_cleanly(again)
-
-
-def test_killed_mid_job_the_job_comes_back_when_the_lease_expires(
-        server, store: RedisStore, redis_client: redis.Redis, records, spawn) -> None:
-    # Given single-process worker A in the middle of a job and worker B idle
-    a = spawn(server.url, lease=1.0, extra=SINGLE)
-    tasks.hold_first.enqueue(args=["w1"], job_id="w1", store=store)
-    victim, _ = wait_started(records, "w1")
-    b = spawn(server.url, lease=1.0, extra=SINGLE)
-    wait_until(lambda: live_workers(redis_client) == 2, "worker B to register")
-
-    # When A's one process is killed with SIGKILL
-    a.signal(signal.SIGKILL)
-    killed_at = time.monotonic()
-    assert a.wait() == -signal.SIGKILL
-
-    # Then B takes the job back once A's lease expired and runs it to done, once
-    again, started_at = wait_started(records, "w1")
-    print(f"\nsingle-process kill -9 -> job running again: {started_at - killed_at:.3f} s "
-          "(lease 1 s)")
-    record = wait_status(redis_client, "w1", "done")
-    assert again != victim and worker_pid(record["worker"]) == again
-    assert records.llen(tasks.starts_key("w1")) == 2
-    assert records.hget(tasks.DONE, "w1") == b"1"
-    stop_cleanly(b)
-    assert worker_residue(redis_client) == []
