@@ -13,8 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import redis
-
+from taskq import rediserrors
 from taskq.config import Settings
 from taskq.keys import Keys
 from taskq.log import get_logger
@@ -48,7 +47,7 @@ class Facts:
 CONFIG_NAMES = ("save", "appendfsync", "maxmemory-policy")
 
 
-def gather(client: redis.Redis) -> Facts:
+def gather(client: Any) -> Facts:
     """One round trip: INFO and the CONFIG values INFO does not carry."""
     pipe = client.pipeline(transaction=False)
     pipe.info()
@@ -145,7 +144,7 @@ def check_cluster(facts: Facts) -> Check:
                  "use a redis+cluster://host:port[,host:port] URL")
 
 
-def check_latency(client: redis.Redis, pings: int = 5) -> Check:
+def check_latency(client: Any, pings: int = 5) -> Check:
     samples = []
     for _ in range(pings):
         start = time.perf_counter()
@@ -162,12 +161,12 @@ def check_latency(client: redis.Redis, pings: int = 5) -> Check:
                  "run workers closer to Redis, or use more threads/processes")
 
 
-def check_scripts(client: redis.Redis) -> Check:
+def check_scripts(client: Any) -> Check:
     scripts = Scripts()
     try:
         client.eval("return 1", 0)
         loaded = client.script_exists(*scripts.sha.values())
-    except redis.ResponseError as exc:
+    except rediserrors.ResponseError as exc:
         return Check("lua", PROBLEM, f"the server refuses Lua scripts: {exc}",
                      "taskq needs EVAL/EVALSHA; allow scripting for taskq's user (ACL +@scripting)")
     count = sum(bool(x) for x in loaded)
@@ -228,7 +227,7 @@ def check_dead_letters(settings: Settings, client: Any) -> Check:
         for q in queues:
             pipe.zcard(keys.dead(q))
         counts = dict(zip(queues, pipe.execute(), strict=True))
-    except redis.RedisError as exc:  # a plain URL to one Cluster node, say (MOVED)
+    except rediserrors.RedisError as exc:  # a plain URL to one Cluster node, say (MOVED)
         return Check("dead letters", WARN, f"could not count them: {exc}")
     cap = settings.dead_max
     fullest = max(counts.items(), key=lambda kv: kv[1], default=("", 0))
@@ -247,13 +246,13 @@ def run_doctor(settings: Settings, client: Any) -> list[Check]:
     """Every check, for `taskq doctor`. An unreachable server is itself the finding."""
     try:
         checks = examine(client)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except rediserrors.Unreachable as exc:
         return [Check("server", PROBLEM, f"cannot reach {settings.safe_url}: {exc}",
                       "start the server, or fix --url / TASKQ_REDIS_URL")]
-    except redis.AuthenticationError as exc:
+    except rediserrors.AuthenticationError as exc:
         return [Check("server", PROBLEM, f"{settings.safe_url} refused the login: {exc}",
                       "check the user name and password in the URL")]
-    except redis.ResponseError as exc:
+    except rediserrors.ResponseError as exc:
         return [Check("server", PROBLEM, f"{settings.safe_url} refused INFO: {exc}",
                       "taskq's user needs INFO (ACL +info)")]
     return [*checks, check_latency(client), check_scripts(client),
@@ -276,7 +275,7 @@ def warn_at_start(settings: Settings) -> None:
             checks = examine(client)
         finally:
             client.close()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except rediserrors.Unreachable as exc:
         log.error("redis-unreachable", url=settings.safe_url, error=str(exc),
                   detail=f"no Redis answers at {settings.safe_url}; start it or fix --url / "
                   "TASKQ_REDIS_URL. The worker keeps retrying with backoff until it answers")

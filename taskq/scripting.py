@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import weakref
 from importlib import resources
 from typing import Any
 
-import redis
 from hiredis import pack_command  # a dependency (redis[hiredis])
-from redis.exceptions import NoScriptError, ResponseError
 
+from taskq import rediserrors
 from taskq.keys import Keys
 from taskq.topology import is_cluster
+from taskq.wire import WireClient
 
 SCRIPT_NAMES = (
     "enqueue", "fetch", "ack", "retry", "dead", "recover", "promote", "requeue_dead", "purge_dead",
@@ -94,7 +95,7 @@ class Scripts:
         keys, args = self.parts(name, keys, args)
         try:
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
-        except NoScriptError:
+        except rediserrors.NoScriptError:
             self.load(client, name)
             return client.evalsha(self.sha[name], len(keys), *keys, *args)
 
@@ -110,7 +111,7 @@ class Scripts:
         command = ("EVALSHA", self.sha[name], len(keys), *keys, *args)
         try:
             return lane.execute(command)
-        except NoScriptError:  # did not run: load it (on every primary) and send it again
+        except rediserrors.NoScriptError:  # did not run: load it (on every primary), send again
             self.load(client, name)
             return lane.execute(command)
 
@@ -127,7 +128,8 @@ class Scripts:
             keys, args = self.parts(name, keys, args)
             commands.append(("EVALSHA", self.sha[name], len(keys), *keys, *args))
         replies = lane.execute_many(commands)
-        missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        missing = [i for i, reply in enumerate(replies)
+                   if isinstance(reply, rediserrors.NoScriptError)]
         if missing:  # none of those ran
             self.load(client, name)
             for i, reply in zip(missing, lane.execute_many([commands[i] for i in missing]),
@@ -135,7 +137,11 @@ class Scripts:
                 replies[i] = reply
         return replies
 
-    def lane(self, client: Any) -> FastLane | None:
+    def lane(self, client: Any) -> Any:
+        """What sends this client's hot commands: a taskq.wire client sends them itself;
+        a plain redis.Redis gets a FastLane; anything else (a Cluster, a test double) None."""
+        if isinstance(client, WireClient):
+            return client  # (not cached: a weak key's value must not hold the key)
         try:
             return self._lanes[client]
         except KeyError:
@@ -156,7 +162,7 @@ class Scripts:
         keys, args = self.parts(name, keys, args)
         try:
             return await client.evalsha(self.sha[name], len(keys), *keys, *args)
-        except NoScriptError:
+        except rediserrors.NoScriptError:
             await client.script_load(self.source[name])
             return await client.evalsha(self.sha[name], len(keys), *keys, *args)
 
@@ -198,7 +204,7 @@ class Scripts:
         False, errors are returned in place, so the replies of the others are not lost."""
         calls = self._queued.pop(pipe, {})
         results = pipe.execute(raise_on_error=False)
-        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        missing = [i for i, r in enumerate(results) if isinstance(r, rediserrors.NoScriptError)]
         if missing:
             self.load_all(client)
             retry = client.pipeline(transaction=False)
@@ -232,8 +238,11 @@ class FastLane:
 
     @classmethod
     def for_client(cls, client: Any) -> FastLane | None:
+        """A FastLane for a plain redis-py client; None for any other."""
+        redis = sys.modules.get("redis")  # a redis-py client exists only once it is imported
         pool = getattr(client, "connection_pool", None)
-        if type(client) is not redis.Redis or pool is None or getattr(pool, "cache", None):
+        if (redis is None or type(client) is not redis.Redis or pool is None
+                or getattr(pool, "cache", None)):
             return None  # a Cluster, a test double, a client-side cache: the client's way
         if type(pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
             # A Sentinel's pool: a connection made outside its own get_connection (in a
@@ -261,7 +270,7 @@ class FastLane:
             for _ in packed:
                 try:
                     replies.append(conn.read_response())
-                except ResponseError as exc:
+                except rediserrors.ResponseError as exc:
                     replies.append(exc)
             return replies
         except BaseException:
@@ -274,7 +283,7 @@ class FastLane:
         try:
             conn.send_packed_command([packed])
             return conn.read_response()
-        except ResponseError:
+        except rediserrors.ResponseError:
             raise  # a whole reply was read: the connection stays usable
         except BaseException:
             # Connection trouble closed it already; anything else (an interrupt mid-read)

@@ -8,14 +8,15 @@ claim) must go to it.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from redis.cluster import RedisCluster
-
 
 def is_cluster(client: Any) -> bool:
-    return isinstance(client, RedisCluster)
+    """A Cluster's client (or pipeline): redis-py's, so there is none before it is imported."""
+    cluster = sys.modules.get("redis.cluster")
+    return cluster is not None and isinstance(client, cluster.RedisCluster)
 
 
 def node_name(client: Any, key: str | None) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 import taskq
 from taskq.config import Settings
-from taskq.connection import connect
+from taskq.connection import connect, redis_py_client
 from taskq.store import RedisStore
 from taskq.testing import InMemoryBackend
 from tests.servers import ClusterProcess, ServerProcess
@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def redis_client(server: Any) -> Iterator[Any]:
     """A client on the server under test (a cluster client on a Cluster), after a flush."""
     server.flush()
-    client = connect(Settings(url=server.url))
+    client = redis_py_client(server.url, Settings(url=server.url))  # to inspect: redis-py
     yield client
     client.close()
 

@@ -44,9 +44,9 @@ def overlap(key: str) -> int:
     import time
 
     from taskq.config import Settings
-    from taskq.connection import connect
+    from taskq.connection import redis_py_client
 
-    client = connect(Settings(url=os.environ["TASKQ_REDIS_URL"]))  # a Cluster's too
+    client = redis_py_client(os.environ["TASKQ_REDIS_URL"], Settings())  # a Cluster's too
     now = client.incr(f"test:{key}:now")
     script = "if tonumber(redis.call('GET', KEYS[1]) or 0) < tonumber(ARGV[1]) then " \
              "redis.call('SET', KEYS[1], ARGV[1]) end"

@@ -1,5 +1,7 @@
-"""The hot path's own connection (scripting.FastLane): the same replies and errors as the
-client's way, one connection per thread and per process, NOSCRIPT survived."""
+"""The hot path's own connection on a redis-py client (scripting.FastLane): the same replies
+and errors as the client's way, one connection per thread and per process, NOSCRIPT
+survived. (taskq.wire's client, the default for one plain server, is tested in
+test_wire.py; these run with TASKQ_CLIENT=redis-py.)"""
 
 from __future__ import annotations
 
@@ -16,6 +18,11 @@ from taskq.store import RedisStore
 from tests import sample_tasks as t
 
 pytestmark = pytest.mark.single_only("the fast lane is the client's way on a Cluster")
+
+
+@pytest.fixture(autouse=True)
+def redis_py_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKQ_CLIENT", "redis-py")
 
 
 def lane_of(store: RedisStore) -> FastLane:

@@ -1,5 +1,6 @@
 """The store's foundation: the client, the scripts, the server clock, and the translation of
-redis-py errors into taskq's StoreError family. The store's other modules build on it."""
+the clients' errors (taskq.wire's, redis-py's) into taskq's StoreError family. The store's
+other modules build on it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-import redis
-from redis import Redis
-
+from taskq import rediserrors
 from taskq.config import Settings
 from taskq.errors import LeaseLostError, StoreConnectionError, StoreError
 from taskq.keys import Keys
@@ -35,16 +34,16 @@ def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except rediserrors.Unreachable as exc:
             raise StoreConnectionError(f"Redis did not answer: {exc}") from exc
-        except redis.ResponseError as exc:
+        except rediserrors.ResponseError as exc:
             if str(exc).startswith("LEASELOST"):
                 raise LeaseLostError(str(exc)) from exc
             if str(exc).startswith(TRANSIENT_REPLIES):
                 # A failover, a full or busy server: wait and retry, as for a dropped link.
                 raise StoreConnectionError(f"Redis cannot serve now: {exc}") from exc
             raise StoreError(f"Redis refused a command: {exc}") from exc
-        except redis.RedisError as exc:
+        except rediserrors.RedisError as exc:
             raise StoreError(f"Redis error: {exc}") from exc
 
     return wrapper
@@ -77,7 +76,7 @@ def _text(reply: Any) -> Any:
 
 
 class StoreBase:
-    def __init__(self, client: Redis, settings: Settings, allow_pickle: bool = False) -> None:
+    def __init__(self, client: Any, settings: Settings, allow_pickle: bool = False) -> None:
         # Typed loosely: redis-py's reply unions (bytes | str | ...) say nothing useful here,
         # since every client taskq builds returns bytes.
         self.client: Any = client
@@ -114,7 +113,7 @@ class StoreBase:
             return self.client.brpoplpush(source, dest, timeout)  # type: ignore[no-any-return]
         try:
             return self.client.blmove(source, dest, timeout, "RIGHT", "LEFT")  # type: ignore[no-any-return]
-        except redis.ResponseError as exc:
+        except rediserrors.ResponseError as exc:
             if "unknown command" not in str(exc).lower():
                 raise
             self._blmove_missing = True

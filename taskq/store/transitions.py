@@ -8,8 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import redis
-
+from taskq import rediserrors
 from taskq.errors import DecodeError, LeaseLostError, StoreConnectionError
 from taskq.job import Payload, decode, foreign_id
 from taskq.keys import Keys
@@ -132,7 +131,7 @@ class Transitions(StoreBase):
             else:
                 pipe.blmove(ready, active, timeout, "RIGHT", "LEFT")
             covered, raw = pipe.execute(raise_on_error=False)
-        if isinstance(raw, redis.ResponseError) and "unknown command" in str(raw).lower():
+        if isinstance(raw, rediserrors.ResponseError) and "unknown command" in str(raw).lower():
             self._blmove_missing = True  # a server before 6.2: BRPOPLPUSH is the same move
             return self.fetch_blocking(queue, worker_id, timeout)
         for reply in (covered, raw):

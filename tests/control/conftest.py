@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from taskq.config import Settings
-from taskq.connection import connect
+from taskq.connection import redis_py_client
 from tests.control import tasks
 from tests.faults.conftest import ROOT, WorkerProcess, blocked_clients, gone, wait_until
 from tests.servers import ServerProcess
@@ -37,7 +37,7 @@ def _records_env(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None
 
 def dump_state(url: str) -> None:
     """Print every key and value (for the log of a failed test)."""
-    state = connect(Settings(url=url))
+    state = redis_py_client(url, Settings(url=url))
     readers = {"list": lambda k: state.lrange(k, 0, -1), "hash": state.hgetall,
                "zset": lambda k: state.zrange(k, 0, -1, withscores=True),
                "string": state.get, "set": state.smembers}

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from taskq.config import Settings
-from taskq.connection import connect
+from taskq.connection import redis_py_client
 from taskq.topology import nodes
 from tests.faults import tasks
 
@@ -49,7 +49,7 @@ def gone(pid: int) -> bool:
 
 
 def blocked_clients(url: str) -> list[str]:
-    client = connect(Settings(url=url))  # every node of a Cluster
+    client = redis_py_client(url, Settings(url=url))  # every node of a Cluster
     try:
         return [c["addr"] for node in nodes(client) for c in node.client.client_list()
                 if c.get("cmd") in ("blmove", "brpoplpush") and "b" in c.get("flags", "")]
