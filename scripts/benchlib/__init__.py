@@ -7,7 +7,7 @@ Layout:
   procs.py        process groups, timeouts, RSS/PSS of a process tree via /proc
   cases.py        the measurements; runs inside a peer's venv (`python -m benchlib.cases`)
   peer.py         the small Protocol every peer adapter implements
-  sink.py         what bench tasks use to record times cheaply (RPUSH on the bench server)
+  sink.py         what bench tasks use to record times cheaply (a raw RPUSH, no client lib)
   report.py       medians, the markdown table, targets
   peers/*.py      one adapter (and its task functions) per system
 """

@@ -113,6 +113,8 @@ class Bench:
         job is a no-op, or with `call` one that makes one Redis call of its own (an INCR)."""
         p = self.params
         configs = self.peer.mix_configs() if p.get("mix") else None  # type: ignore[attr-defined]
+        if p.get("call") and hasattr(self.peer, "call_configs"):  # taskq: + the call module
+            configs = self.peer.call_configs()
         n = p["n"]
         task = "mix" if p.get("mix") else "call" if p.get("call") else "noop"
         if p.get("io"):  # the async I/O mix: each config names its task (coroutine or not)
@@ -157,7 +159,7 @@ class Bench:
         if task == "call":  # every job made its call (a few may still be running)
             out["calls"] = calls
         if p.get("roundtrips") and first_pid == last_pid:
-            out["roundtrips_per_job"] = (last_rt - first_rt - 1) / n  # less the mark's RPUSH
+            out["roundtrips_per_job"] = (last_rt - first_rt) / n  # the sink's RPUSH is not counted
         return out
 
     def idle(self) -> dict[str, Any]:

@@ -32,25 +32,21 @@ def latency(sent_at: float) -> None:
 
 
 @task
-def call() -> None:
-    sink.call()
-
-
-@task
 def mix(blob: str) -> None:
     sink.mix(blob)
 
 
-TASKS: dict[str, Any] = {"noop": noop, "mark": mark, "latency": latency, "mix": mix,
-                         "call": call}
+TASKS: dict[str, Any] = {"noop": noop, "mark": mark, "latency": latency, "mix": mix}
 IO_MODULE = "benchlib.peers.taskq_io"  # imported only by the io configs' workers
+CALL_MODULE = "benchlib.peers.taskq_call"  # imported only by the one-call configs' workers
+MODULE_OF = {"io": IO_MODULE, "io_sync": IO_MODULE, "call": CALL_MODULE}
 
 
 def task_named(name: str) -> Any:
-    if name in ("io", "io_sync"):
+    if name in MODULE_OF:
         import importlib
 
-        return getattr(importlib.import_module(IO_MODULE), name)
+        return getattr(importlib.import_module(MODULE_OF[name]), name)
     return TASKS[name]
 
 
@@ -76,9 +72,9 @@ class Adapter:
         for start in range(0, n, batch):
             fn.enqueue_many([tuple(args()) for _ in range(min(batch, n - start))])
 
-    def worker_configs(self) -> list[WorkerConfig]:
+    def worker_configs(self, modules: tuple[str, ...] = ()) -> list[WorkerConfig]:
         def cfg(name: str, extra: list[str], describe: str) -> WorkerConfig:
-            argv = [bin_path("taskq"), "worker", __name__, "--url", self.url,
+            argv = [bin_path("taskq"), "worker", __name__, *modules, "--url", self.url,
                     "--log-level", "warning", *extra]
             return WorkerConfig(name, argv, describe)
 
@@ -89,6 +85,11 @@ class Adapter:
             cfg("c3", ["-c", str(cores + 1)], f"taskq worker -c {cores + 1}"),
             cfg("single", ["--single-process"], "taskq worker --single-process (one process)"),
         ]
+
+    def call_configs(self) -> list[WorkerConfig]:
+        """The same configs for the one-call case: their workers also import the call task's
+        module (and with it redis-py, as any task module holding a client does)."""
+        return self.worker_configs((CALL_MODULE,))
 
     def mix_configs(self) -> list[WorkerConfig]:
         cores = os.cpu_count() or 1
