@@ -15,9 +15,14 @@ from typing import Any
 from taskq import wire
 
 NAMES = ("RedisError", "ConnectionError", "TimeoutError", "AuthenticationError",
-         "BusyLoadingError", "ResponseError", "NoScriptError", "ReadOnlyError")
+         "BusyLoadingError", "ResponseError", "NoScriptError", "ReadOnlyError",
+         "OutOfMemoryError", "MasterDownError", "TryAgainError", "ClusterDownError")
 # Names for several classes at once (an `except` takes a flat tuple only).
-GROUPS = {"Unreachable": ("ConnectionError", "TimeoutError")}
+GROUPS = {"Unreachable": ("ConnectionError", "TimeoutError"),
+          # Refusals of a command that did not run, which pass (a failover, a full or
+          # loading server): both clients cut the code (READONLY, OOM, ...) off the message.
+          "Transient": ("ReadOnlyError", "OutOfMemoryError", "MasterDownError",
+                        "TryAgainError", "ClusterDownError")}
 
 
 def __getattr__(name: str) -> Any:

@@ -137,6 +137,18 @@ class Scripts:
                 replies[i] = reply
         return replies
 
+    def can_send_ahead(self, client: Any) -> bool:
+        """Whether `send_ahead` overlaps the call with the caller's work (taskq.wire's
+        client; any other would wait at once)."""
+        return isinstance(client, WireClient)
+
+    def send_ahead(self, client: Any, name: str, keys: list[str], args: list[Any]) -> Ahead:
+        """`fast_call` whose reply is read later (`Ahead.result()`, on the same thread):
+        the server runs the script while the caller works. Only where can_send_ahead."""
+        keys, args = self.parts(name, keys, args)
+        command = ("EVALSHA", self.sha[name], len(keys), *keys, *args)
+        return Ahead(self, client, name, command, client.send_ahead(command))
+
     def lane(self, client: Any) -> Any:
         """What sends this client's hot commands: a taskq.wire client sends them itself;
         a plain redis.Redis gets a FastLane; anything else (a Cluster, a test double) None."""
@@ -216,6 +228,22 @@ class Scripts:
             if isinstance(result, Exception) and raise_on_error:
                 raise result
         return results
+
+
+class Ahead:
+    """A script call sent ahead of reading its reply (Scripts.send_ahead)."""
+
+    def __init__(self, scripts: Scripts, client: WireClient, name: str,
+                 command: tuple[Any, ...], pending: Any) -> None:
+        self.scripts, self.client, self.name = scripts, client, name
+        self.command, self.pending = command, pending
+
+    def result(self) -> Any:
+        try:
+            return self.client.reply_of(self.pending)
+        except rediserrors.NoScriptError:  # it did not run: load it and call it now
+            self.scripts.load(self.client, self.name)
+            return self.client.execute(self.command)
 
 
 class FastLane:

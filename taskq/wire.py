@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -82,22 +83,34 @@ class InvalidResponse(RedisError):
     pass
 
 
+class MasterDownError(ResponseError):
+    pass
+
+
+class TryAgainError(ResponseError):
+    pass
+
+
+class ClusterDownError(ResponseError):
+    pass
+
+
 ERROR_CODES: dict[str, type[RedisError]] = {
     "NOSCRIPT": NoScriptError, "LOADING": BusyLoadingError, "READONLY": ReadOnlyError,
     "OOM": OutOfMemoryError, "EXECABORT": ExecAbortError, "NOPERM": NoPermissionError,
     "WRONGPASS": AuthenticationError, "NOAUTH": AuthenticationError,
+    "MASTERDOWN": MasterDownError, "TRYAGAIN": TryAgainError, "CLUSTERDOWN": ClusterDownError,
 }
 ERR_MESSAGES: dict[str, type[RedisError]] = {  # "ERR <message>" replies redis-py singles out
     "max number of clients reached": ConnectionError,
     "invalid password": AuthenticationError,
+    "Client sent AUTH, but no password is set": AuthenticationError,
+    "AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?": AuthenticationError,
 }
 
 
-class _ErrorReply(Exception):
-    """What hiredis builds for an error reply; turned into the right class by error_of."""
-
-
-def error_of(reply: BaseException) -> RedisError:
+def error_of(reply: Any) -> RedisError:
     """The exception for an error reply, as redis-py makes it: a known code picks the class
     and is cut off the message (ERR, NOSCRIPT, LOADING, ...); any other reply is a
     ResponseError with the whole text."""
@@ -108,6 +121,12 @@ def error_of(reply: BaseException) -> RedisError:
     if code == "ERR":
         return ERR_MESSAGES.get(rest, ResponseError)(rest)
     return ResponseError(text)
+
+
+def _no_password_wanted(error: RedisError) -> bool:
+    """AUTH with a password on a server that has none: redis-py logs in (the default user
+    is nopass), so this client does too."""
+    return "called without any password configured" in str(error)
 
 
 def serves(url: str) -> bool:
@@ -134,8 +153,9 @@ class Address:
         self.port = parts.port or 6379
         db = query.get("db") or (parts.path.lstrip("/") if parts.scheme == "redis" else "")
         self.db = int(db or 0)
+        # As redis-py reads them: an empty name or password is none.
         self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password is not None else None
+        self.password = unquote(parts.password) if parts.password else None
         self.socket_timeout = float(query.get("socket_timeout") or socket_timeout or 0) or None
         self.connect_timeout = (float(query.get("socket_connect_timeout") or 0)
                                 or socket_connect_timeout or self.socket_timeout)
@@ -146,8 +166,12 @@ class Address:
         try:
             if self.path is not None:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self.connect_timeout)
-                sock.connect(self.path)
+                try:
+                    sock.settimeout(self.connect_timeout)
+                    sock.connect(self.path)
+                except BaseException:
+                    sock.close()
+                    raise
             else:
                 sock = socket.create_connection((self.host, self.port), self.connect_timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -167,9 +191,10 @@ class Address:
     def handshake(self) -> list[tuple[Any, ...]]:
         """The commands a new connection sends first (in one round trip)."""
         commands: list[tuple[Any, ...]] = []
-        if self.password is not None:
-            commands.append(("AUTH", self.username, self.password) if self.username
-                            else ("AUTH", self.password))
+        if self.username:  # an ACL user (a nopass one takes any password)
+            commands.append(("AUTH", self.username, self.password or ""))
+        elif self.password is not None:
+            commands.append(("AUTH", self.password))
         if self.db:
             commands.append(("SELECT", self.db))
         if self.client_name:
@@ -177,18 +202,37 @@ class Address:
         return commands
 
 
+class Pending:
+    """The reply to a command sent ahead (`WireClient.send_ahead`), read later. Replies come
+    back in the order the commands went, so the connection reads every reply sent ahead
+    before it reads the next command's (`Connection.settle`)."""
+
+    __slots__ = ("conn", "ready", "reply")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.ready = False
+        self.reply: Any = None
+
+
 class Connection:
     """One socket to the server and its reply reader."""
 
     def __init__(self, address: Address) -> None:
         self.sock: socket.socket | None = None
+        self.unread: deque[Pending] = deque()  # sent ahead, reply not read yet (in order)
+        # Held while the socket is used: a reply sent ahead may be read by another thread
+        # than the connection's own (a worker's timer, while a job runs long).
+        self.lock = threading.Lock()
+        self.busy = False  # a command of the owning thread is under way (see execute)
         self.pid = os.getpid()
-        self.reader = hiredis.Reader(protocolError=InvalidResponse, replyError=_ErrorReply)
+        # Error replies (nested ones too) become the right exception, returned in place.
+        self.reader = hiredis.Reader(protocolError=InvalidResponse, replyError=error_of)
         self.sock = address.open()
         self.used_at = time.monotonic()
         try:
             for reply in self.roundtrip(address.handshake()):
-                if isinstance(reply, RedisError):
+                if isinstance(reply, RedisError) and not _no_password_wanted(reply):
                     raise reply
         except BaseException:
             self.close()
@@ -196,10 +240,11 @@ class Connection:
 
     def send_packed(self, data: bytes) -> None:
         """Send one request (a command or a batch of them): once per round trip."""
-        if self.sock is None:
+        sock = self.sock
+        if sock is None:
             raise ConnectionError("Connection closed.")
         try:
-            self.sock.sendall(data)
+            sock.sendall(data)
         except builtins.TimeoutError as exc:
             raise TimeoutError("Timeout writing to socket") from exc
         except OSError as exc:
@@ -210,10 +255,11 @@ class Connection:
         reader = self.reader
         reply = reader.gets()
         while reply is False:
-            if self.sock is None:
+            sock = self.sock
+            if sock is None:
                 raise ConnectionError("Connection closed.")
             try:
-                data = self.sock.recv(65536)
+                data = sock.recv(65536)
             except builtins.TimeoutError as exc:
                 raise TimeoutError("Timeout reading from socket") from exc
             except OSError as exc:
@@ -222,14 +268,29 @@ class Connection:
                 raise ConnectionError("Connection closed by server.")
             reader.feed(data)
             reply = reader.gets()
-        if isinstance(reply, _ErrorReply):
-            return error_of(reply)
         return reply
+
+    def settle(self) -> None:
+        """Read the replies of the commands sent ahead, into their Pending (in order)."""
+        while self.unread:
+            pending = self.unread[0]
+            pending.reply = self.read_reply()
+            pending.ready = True
+            self.unread.popleft()
+
+    def fail_unread(self) -> None:
+        """The connection goes: what was sent ahead may or may not have run."""
+        while self.unread:
+            pending = self.unread.popleft()
+            pending.reply = ConnectionError("Connection dropped before the reply was read.")
+            pending.ready = True
 
     def roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send every command, then read every reply (error replies in place)."""
         if not commands:
             return []
+        if self.unread:
+            self.settle()
         self.send_packed(b"".join(hiredis.pack_command(c) for c in commands))
         replies = [self.read_reply() for _ in commands]
         self.used_at = time.monotonic()
@@ -240,11 +301,18 @@ class Connection:
         self.close()
 
     def close(self) -> None:
-        # close(), never shutdown(): in a forked child the socket is the parent's too.
+        self.fail_unread()
         sock, self.sock = self.sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.pid == os.getpid():
+                # Ends the connection on the server even if a forked child holds a copy of
+                # the socket (a blocking command given up on must not run later), and wakes
+                # a thread blocked reading it. Never in a child: the socket is the parent's.
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def _bool_ok(reply: Any) -> bool:
@@ -333,7 +401,7 @@ def _text(reply: Any) -> Any:
 # command not named here returns the reply as read.
 CALLBACKS: dict[str, Any] = {
     "PING": lambda r, **_: _text(r) == "PONG",
-    "SET": lambda r, **o: r if o.get("get") else bool(r) and _text(r) == "OK",
+    "SET": lambda r, **o: r if o.get("get") else (r and _text(r) == "OK"),
     "EXPIRE": lambda r, **_: bool(r), "PEXPIRE": lambda r, **_: bool(r),
     "HEXISTS": lambda r, **_: bool(r),
     "HGETALL": lambda r, **_: _pairs(r),
@@ -617,6 +685,7 @@ class WireClient(Commands):
         self.options = dict(options or {})  # as given to from_url (for redis_py)
         self._local = threading.local()
         self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._lock = threading.Lock()  # guards _open (close() may run on another thread)
         self._redis_py: Any = None
 
     @classmethod
@@ -659,16 +728,24 @@ class WireClient(Commands):
         """This thread's connection (a new one in a forked child, or after trouble)."""
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.pid != os.getpid() or conn.sock is None:
-            conn = self._local.conn = Connection(self.address)
-            self._open.add(conn)
-        elif (self.health_check_interval
-              and time.monotonic() - conn.used_at > self.health_check_interval):
+            return self._open_new()
+        if (self.health_check_interval and not conn.unread and not conn.busy
+                and time.monotonic() - conn.used_at > self.health_check_interval):
             try:
-                conn.roundtrip([("PING",)])
+                with conn.lock:
+                    conn.roundtrip([("PING",)])
             except (ConnectionError, TimeoutError):
-                self.drop(conn)
-                conn = self._local.conn = Connection(self.address)
-                self._open.add(conn)
+                self.drop(conn)  # stale (a restarted server, say): a PING did nothing
+                return self._open_new()
+            except BaseException:
+                self.drop(conn)  # interrupted mid-read: its reply may still come
+                raise
+        return conn
+
+    def _open_new(self) -> Connection:
+        conn = self._local.conn = Connection(self.address)
+        with self._lock:
+            self._open.add(conn)
         return conn
 
     def drop(self, conn: Connection) -> None:
@@ -679,14 +756,22 @@ class WireClient(Commands):
     def execute(self, command: tuple[Any, ...]) -> Any:
         """One raw command; an error reply is raised."""
         conn = self.connection()
+        if conn.busy:  # called again on this thread mid-command (a signal handler, say)
+            return self._execute_aside(command)
+        conn.busy = True
         try:
-            conn.send_packed(hiredis.pack_command(command))
-            reply = conn.read_reply()
+            with conn.lock:
+                if conn.unread:  # replies to commands sent ahead come first
+                    conn.settle()
+                conn.send_packed(hiredis.pack_command(command))
+                reply = conn.read_reply()
         except BaseException:
             # Connection trouble, or an interrupt mid-read that may leave a reply behind:
             # never reuse this connection.
             self.drop(conn)
             raise
+        finally:
+            conn.busy = False
         conn.used_at = time.monotonic()
         if isinstance(reply, RedisError):
             if isinstance(reply, ConnectionError):
@@ -694,25 +779,87 @@ class WireClient(Commands):
             raise reply
         return reply
 
+    def _execute_aside(self, command: tuple[Any, ...]) -> Any:
+        """A command on a connection of its own, closed after: the thread's connection is
+        in the middle of another command, whose reply must not go to this one."""
+        conn = Connection(self.address)
+        try:
+            (reply,) = conn.roundtrip([command])
+        finally:
+            conn.close()
+        if isinstance(reply, RedisError):
+            raise reply
+        return reply
+
     def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Several raw commands in one round trip; error replies returned in place."""
         conn = self.connection()
+        if conn.busy:
+            aside = Connection(self.address)
+            try:
+                return aside.roundtrip(commands)
+            finally:
+                aside.close()
+        conn.busy = True
         try:
-            return conn.roundtrip(commands)
+            with conn.lock:
+                return conn.roundtrip(commands)
         except BaseException:
             self.drop(conn)
             raise
+        finally:
+            conn.busy = False
+
+    def send_ahead(self, command: tuple[Any, ...]) -> Pending:
+        """Send one raw command now and read its reply later (`reply_of`), on this thread's
+        connection: the caller works meanwhile, while the server runs it. Anything else
+        sent on the connection first reads this reply (kept for `reply_of`)."""
+        conn = self.connection()
+        if conn.busy:
+            raise RuntimeError("send_ahead in the middle of another command on this thread")
+        pending = Pending(conn)
+        try:
+            with conn.lock:
+                conn.send_packed(hiredis.pack_command(command))
+                conn.unread.append(pending)
+        except BaseException:
+            self.drop(conn)
+            raise
+        return pending
+
+    def reply_of(self, pending: Pending) -> Any:
+        """The reply to a command sent ahead (read now if it was not yet, from any thread);
+        an error reply is raised, and so is ConnectionError when the connection went before
+        it was read (the command may or may not have run)."""
+        if not pending.ready:
+            conn = pending.conn
+            try:
+                with conn.lock:
+                    conn.settle()
+            except BaseException:
+                self.drop(conn)
+                raise
+        reply = pending.reply
+        if isinstance(reply, RedisError):
+            if isinstance(reply, ConnectionError) and pending.conn.sock is not None:
+                self.drop(pending.conn)  # LOADING and the like: as execute does
+            raise reply
+        return reply
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         return shape(args, self.execute(args), options)
 
-    def pipeline(self, transaction: bool = False) -> WirePipeline:
+    def pipeline(self, transaction: bool = True) -> Any:
+        """taskq's pipelines are not transactions (its atomic steps are scripts); a
+        transaction (MULTI/EXEC, redis-py's default) is redis-py's."""
         if transaction:
-            raise ValueError("taskq.wire pipelines are not transactions (taskq uses scripts)")
+            return self.redis_py().pipeline(transaction=True)
         return WirePipeline(self)
 
     def close(self) -> None:
-        for conn in list(self._open):
+        with self._lock:
+            conns = list(self._open)
+        for conn in conns:
             conn.close()
         self._local = threading.local()
         if self._redis_py is not None:
@@ -734,6 +881,9 @@ class WirePipeline(Commands):
 
     def __len__(self) -> int:
         return len(self.commands)
+
+    def __bool__(self) -> bool:
+        return True  # as redis-py's: an empty pipeline is still a pipeline
 
     def __enter__(self) -> WirePipeline:
         return self

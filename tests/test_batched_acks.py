@@ -180,3 +180,52 @@ def test_jobs_fetched_behind_a_long_job_go_back_to_ready(store: RedisStore) -> N
         thread.join(20)
     runner.run()
     assert {store.job_record(Q, j.id)["status"] for j in behind} == {"done"}
+
+
+def test_the_next_batch_is_asked_for_while_the_jobs_held_run(store: RedisStore) -> None:
+    """On taskq.wire's client the acks and the next fetch go out before the jobs held run
+    out (the server works meanwhile); every job still ends once, acknowledged."""
+    jobs = t.add.enqueue_many([(i, 1) for i in range(300)], store=store)
+    runner = runner_with_batches(store, window=1.0)
+    assert runner.sends_ahead
+    real = store.send_ack_and_fetch
+    sent: list[int] = []
+
+    def counting(done: Any, n: int) -> Any:
+        sent.append(len(runner._buffer))  # jobs still held when the next call went out
+        return real(done, n)
+
+    store.send_ack_and_fetch = counting  # type: ignore[method-assign]
+    assert runner.run() == 300
+    for i, job in enumerate(jobs):
+        rec = store.job_record(Q, job.id)
+        assert (rec["status"], json.loads(rec["result"])) == ("done", i + 1)
+    assert store.client.llen(store.keys.active(Q, WORKER)) == 0
+    assert store.client.hlen(store.keys.running(Q)) == 0
+    assert len(sent) >= 5 and max(sent) > 0
+
+
+def test_jobs_whose_fetch_is_in_flight_go_back_to_ready_behind_a_long_job(
+        store: RedisStore) -> None:
+    release.clear()
+    first = t.add.delay(0, 1)
+    waiting = wait_for_release.delay()
+    behind = [t.add.delay(i, 1) for i in range(1, 3)]
+    runner = runner_with_batches(store, window=0.05)
+    runner.fetch_size = lambda: 2  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: [runner.run_once(), runner.run_once()])
+    thread.start()
+    try:
+        # "first" ended and sent its ack with the fetch of the two behind; the long job
+        # runs; the reply is read by the timer and those two go back to ready, in order.
+        assert _wait_for(lambda: store.client.llen(store.keys.ready(Q)) == 2, 15)
+        assert store.job_record(Q, waiting.id)["status"] == "active"
+        assert store.job_record(Q, first.id)["status"] == "done"
+        assert [store.delivery(Q, WORKER, raw).job_id for raw in reversed(
+            store.client.lrange(store.keys.ready(Q), 0, -1))] == [j.id for j in behind]
+    finally:
+        release.set()
+        thread.join(20)
+    runner.run()
+    assert [store.job_record(Q, j.id)["status"] for j in (first, waiting, *behind)] == ["done"] * 4
+    assert store.client.llen(store.keys.active(Q, WORKER)) == 0

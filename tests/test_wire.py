@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +308,122 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_an_error_inside_an_array_is_the_same_class_as_redis_pys(pair: Any) -> None:
+    ours, theirs = pair
+    script = "return {redis.pcall('nosuchcommand'), 1}"
+    mine, its = ours.eval(script, 0), theirs.eval(script, 0)
+    assert [type(x).__name__ for x in mine] == [type(x).__name__ for x in its]
+    assert isinstance(mine[0], wire.ResponseError) and str(mine[0]) == str(its[0])
+
+
+def test_a_health_check_interrupted_mid_read_never_leaves_its_reply_behind(
+        pair: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, theirs = pair
+    theirs.set("k", "v")
+    theirs.set("k2", "w")
+    ours.ping()
+    ours.health_check_interval = 0.001
+    time.sleep(0.01)
+    real = wire.Connection.read_reply
+    calls = [0]
+
+    def interrupted(self: wire.Connection) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyboardInterrupt  # while reading the PING's reply
+        return real(self)
+
+    monkeypatch.setattr(wire.Connection, "read_reply", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ours.get("k")
+    monkeypatch.setattr(wire.Connection, "read_reply", real)
+    ours.health_check_interval = 0
+    assert (ours.get("k"), ours.get("k2")) == (b"v", b"w")
+
+
+def test_a_call_from_a_signal_handler_mid_command_gets_its_own_reply(pair: Any) -> None:
+    ours, theirs = pair
+    theirs.set("k", "v")
+    seen: dict[str, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        seen["get"] = ours.get("k")
+        theirs.rpush("q", "job-1")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        popped = ours.execute(("BLPOP", "q", 5))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert seen["get"] == b"v"
+    assert popped == [b"q", b"job-1"]
+    assert ours.get("k") == b"v"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_blocking_move_given_up_never_runs_later_even_with_a_forked_copy(
+        server: Any, pair: Any) -> None:
+    """A timed-out BLMOVE's connection is shut down, not only closed: a forked child that
+    holds a copy of the socket must not keep the command waiting on the server."""
+    _, theirs = pair
+    impatient = wire.WireClient.from_url(server.url, socket_timeout=0.5)
+    impatient.ping()
+    pid = os.fork()
+    if pid == 0:  # holds a copy of the parent's socket, does nothing
+        time.sleep(3)
+        os._exit(0)
+    try:
+        with pytest.raises(wire.TimeoutError):
+            impatient.blmove("ready", "active", 5, "RIGHT", "LEFT")
+        time.sleep(0.2)
+        theirs.rpush("ready", "job-1")
+        time.sleep(0.2)
+        assert theirs.lrange("ready", 0, -1) == [b"job-1"]
+        assert theirs.llen("active") == 0
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        impatient.close()
+
+
+def test_logins_as_redis_py_makes_them(server: Any, redis_client: Any) -> None:
+    base = server.url.split("//", 1)[1]
+    # A password on a server that wants none: accepted (the default user is nopass).
+    assert wire.WireClient.from_url(f"redis://:anything@{base}").ping() is True
+    redis_client.acl_setuser("worker", enabled=True, nopass=True, commands=["+@all"],
+                             keys=["*"])
+    try:
+        client = wire.WireClient.from_url(f"redis://worker@{base}")
+        assert client.execute(("ACL", "WHOAMI")) == b"worker"
+        client.close()
+    finally:
+        redis_client.acl_deluser("worker")
+
+
+def test_refusals_that_pass_are_retried_not_final(store: RedisStore) -> None:
+    """READONLY (a failover), OOM, MASTERDOWN: the command did not run; the store says
+    'cannot serve now' (StoreConnectionError: retried), though the code is cut off the
+    message by both clients."""
+    from taskq.store.base import translate_errors
+
+    for reply in ("READONLY You can't write against a read only replica.",
+                  "OOM command not allowed when used memory > 'maxmemory'.",
+                  "MASTERDOWN Link with MASTER is down"):
+        @translate_errors
+        def refused(reply: str = reply) -> Any:
+            return store.client.eval(f"return redis.error_reply({reply!r})", 0)
+
+        with pytest.raises(StoreConnectionError):
+            refused()
+
+
+def test_a_transaction_is_redis_pys(pair: Any) -> None:
+    ours, theirs = pair
+    pipe = ours.pipeline()  # redis-py's default: MULTI/EXEC
+    pipe.set("a", "1").incr("a")
+    assert pipe.execute() == [True, 2]
+    assert theirs.get("a") == b"2"

@@ -39,7 +39,7 @@ def translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except rediserrors.ResponseError as exc:
             if str(exc).startswith("LEASELOST"):
                 raise LeaseLostError(str(exc)) from exc
-            if str(exc).startswith(TRANSIENT_REPLIES):
+            if isinstance(exc, rediserrors.Transient) or str(exc).startswith(TRANSIENT_REPLIES):
                 # A failover, a full or busy server: wait and retry, as for a dropped link.
                 raise StoreConnectionError(f"Redis cannot serve now: {exc}") from exc
             raise StoreError(f"Redis refused a command: {exc}") from exc

@@ -24,6 +24,22 @@ from taskq.store.base import (
 from taskq.store.control import cancel_checked
 
 
+class AckFetchAhead:
+    """An ack_and_fetch whose reply is still to read (Transitions.send_ack_and_fetch)."""
+
+    def __init__(self, store: Transitions, done: Sequence[tuple[Delivery, dict[str, Any]]],
+                 ahead: Any) -> None:
+        self.store, self.done, self.ahead = store, done, ahead
+
+    def result(self) -> tuple[list[int], list[Delivery]]:
+        """As ack_and_fetch returns (and raises: LeaseLostError with the acks' replies,
+        StoreConnectionError when the reply was lost: the acks may have landed)."""
+        return translate_errors(self._result)()
+
+    def _result(self) -> tuple[list[int], list[Delivery]]:
+        return self.store._ack_fetch_reply(self.done, self.ahead.result())
+
+
 class Transitions(StoreBase):
     _ack_keys_cache: tuple[tuple[str, str, int], tuple[str, str, str]] | None = None
 
@@ -187,20 +203,42 @@ class Transitions(StoreBase):
         """Ack the finished jobs (one, or a batch; each fenced on its own, each reply as
         `ack` gives it) and take up to n next ones, in one script call: the hot path. n = 0
         acks only. All of one queue and one worker (one slot on a Cluster)."""
+        keys, args = self._ack_fetch_parts(done, n)
+        reply = self.scripts.fast_call(self.client, "ack_fetch", keys, args)
+        return self._ack_fetch_reply(done, reply)
+
+    def can_send_ahead(self) -> bool:
+        return self.scripts.can_send_ahead(self.client)
+
+    @translate_errors
+    def send_ack_and_fetch(self, done: Sequence[tuple[Delivery, dict[str, Any]]], n: int
+                           ) -> AckFetchAhead:
+        """ack_and_fetch sent now, its reply read by `result()` later (on the same thread):
+        the server acks and fetches while the worker runs the jobs it still holds. Only
+        where can_send_ahead()."""
+        keys, args = self._ack_fetch_parts(done, n)
+        return AckFetchAhead(self, done, self.scripts.send_ahead(
+            self.client, "ack_fetch", keys, args))
+
+    def _ack_fetch_parts(self, done: Sequence[tuple[Delivery, dict[str, Any]]], n: int
+                         ) -> tuple[list[str], list[Any]]:
         keys: list[str] = []
         args: list[Any] = [len(done)]
         for d, fields in done:
             ack_keys, ack_args = self._ack_parts(d, fields)
             keys += ack_keys
             args += [len(ack_args), *ack_args]
-        q, worker_id = done[0][0].queue, done[0][0].worker_id
-        fetch_keys, fetch_args = self._fetch_parts(q, worker_id, n)
-        acked, raws = self.scripts.fast_call(self.client, "ack_fetch", [*keys, *fetch_keys],
-                                             [*args, *fetch_args])
+        fetch_keys, fetch_args = self._fetch_parts(done[0][0].queue, done[0][0].worker_id, n)
+        return [*keys, *fetch_keys], [*args, *fetch_args]
+
+    def _ack_fetch_reply(self, done: Sequence[tuple[Delivery, dict[str, Any]]], reply: Any
+                         ) -> tuple[list[int], list[Delivery]]:
+        acked, raws = reply
         replies = [int(a) for a in acked]
         if isinstance(raws, bytes):
             # The lease is lost. The acks' own outcomes must still reach the worker.
             raise LeaseLostError(raws.decode(errors="replace"), acked=replies)
+        q, worker_id = done[0][0].queue, done[0][0].worker_id
         return replies, [self.delivery(q, worker_id, raw) for raw in raws]
 
     @translate_errors

@@ -52,6 +52,45 @@ class PendingAck:
     settled: bool = False  # its dependents were released already (by the timer)
 
 
+class AheadBatch:
+    """Acknowledgements sent with the next fetch while the runner still runs jobs it holds
+    (taskq.wire's client: Ending.send_acks_ahead), so the server works while the worker
+    does. The reply is read once: by the runner when it needs those jobs, or by the acks
+    timer when the job running now runs long (then the jobs fetched behind it go back to
+    ready, as the buffered ones do; see Runner.hand_back_fetched)."""
+
+    def __init__(self, items: list[PendingAck], n: int, sent_at: float, call: Any) -> None:
+        self.items, self.n, self.sent_at, self.call = items, n, sent_at, call
+        self.replies: list[int] = []
+        self.error: Exception | None = None  # raised by the call: the runner handles it
+        self._more: list[Delivery] = []
+        self._read = False
+        self._lock = threading.Lock()
+
+    def read(self) -> None:
+        with self._lock:
+            if self._read:
+                return
+            self._read = True
+            try:
+                self.replies, self._more = self.call.result()
+            except Exception as exc:
+                self.error = exc
+
+    def take_more(self) -> list[Delivery]:
+        """The jobs fetched (to whichever thread asks first)."""
+        with self._lock:
+            more, self._more = self._more, []
+            return more
+
+    def result(self) -> tuple[list[int], list[Delivery]]:
+        """As ack_and_fetch returns or raises (for Ending._end_batch)."""
+        self.read()
+        if self.error is not None:
+            raise self.error
+        return self.replies, self.take_more()
+
+
 @dataclass
 class SentAcks:
     """Acknowledgements the timer sent: the runner finishes them (logs, hooks, dependents)."""

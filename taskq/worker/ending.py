@@ -20,7 +20,7 @@ from taskq.store import Delivery, RedisStore
 from taskq.store.control import CancelRequested
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
-from taskq.worker.acks import HAS_DEPENDENTS, AckBatch, PendingAck
+from taskq.worker.acks import HAS_DEPENDENTS, AckBatch, AheadBatch, PendingAck
 from taskq.worker.budget import JobBudget
 from taskq.worker.recovery import backoff_for
 from taskq.worker.retrying import connection_retrying as _connection_retrying
@@ -56,6 +56,8 @@ class Ending:
     _pace: float  # s per job, recent average (sets the fetch size with batched acks)
     _fetched_at: float
     _job_log: tuple[Delivery, Any] | None  # (delivery, its logger) from execute()
+    _ahead: AheadBatch | None  # acks and a fetch sent, reply not read yet
+    sends_ahead: bool  # batched acks on taskq.wire's client: send_acks_ahead is used
     budget: JobBudget
 
     def finish(self, delivery: Delivery, outcome: d.Outcome) -> None:
@@ -100,8 +102,45 @@ class Ending:
         self._pace += 0.2 * (max(outcome.duration, MIN_PACE) - self._pace)
         full = self.acks.add(PendingAck(delivery, outcome, action, self._ack_fields(outcome),
                                         job, log, time.monotonic()))
-        if full:
+        if self.sends_ahead and self._ahead is None and self._buffer:
+            self.send_acks_ahead()
+        elif full:
             self.flush_acks(fetch=not self._buffer)
+
+    def send_acks_ahead(self, coming: int = 0) -> None:
+        """Send the waiting acknowledgements with the next fetch now, and run the jobs held
+        meanwhile while the server works on it (without this, the worker and the server take
+        turns: each waits while the other works). The reply is read when the jobs run out
+        (settle_ahead). Nothing about a job's end changes: its acknowledgement only leaves
+        sooner. `coming`: jobs fetched by a call whose reply is not read yet."""
+        assert self.acks is not None
+        items = self.acks.take()
+        if not items:
+            return
+        n = 0 if self.stop.is_set() else self.fetch_size()
+        remaining = self.budget.remaining()  # --max-jobs counts the jobs held already
+        if remaining is not None:
+            n = max(0, min(n, remaining - len(self._buffer) - coming))
+        sent_at = fresh_clock()
+        try:
+            call = self.store.send_ack_and_fetch([(i.delivery, i.fields) for i in items], n)
+        except StoreError:
+            self.acks.give_back(items)  # the next flush sends them, with its retries
+            return
+        self._ahead = AheadBatch(items, n, sent_at, call)
+
+    def settle_ahead(self, send_next: bool = False) -> None:
+        """Read the reply to the acknowledgements sent ahead, if any, and end those jobs;
+        the jobs fetched with them join the buffer. With `send_next` the next call goes out
+        first (the acknowledgements of the jobs run meanwhile, the next fetch), so that the
+        server works on it while this reply's jobs are decoded, ended and run; replies come
+        back in order. Never when everything must be settled (flush_acks)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        if send_next and not self.stop.is_set():
+            self.send_acks_ahead(coming=ahead.n)
+        self._end_batch(ahead.items, ahead.n, ahead.sent_at, ahead.result)
 
     def fetch_size(self) -> int:
         """Jobs to take per fetch: one, or with batched acks as many as recent jobs suggest
@@ -118,17 +157,27 @@ class Ending:
         (one script call), then log and finish each job as `finish` would have."""
         if self.acks is None:
             return
+        self.settle_ahead()
         self.finish_sent_acks()
         items = self.acks.take()
         if not items:
             return
         n = self.fetch_size() if fetch and not self.stop.is_set() else 0
         done = [(i.delivery, i.fields) for i in items]
+        sent_at = fresh_clock()  # jobs fetched now were claimed no earlier than this
+        self._end_batch(items, n, sent_at, lambda: self.store.ack_and_fetch(done, n))
+
+    def _end_batch(self, items: list[PendingAck], n: int, sent_at: float,
+                   reply: Callable[[], tuple[list[int], list[Delivery]]]) -> None:
+        """The reply to acknowledgements sent with a fetch of up to n jobs: buffer the jobs
+        and end each acknowledged one (a lost reply: the acks are sent again alone, and the
+        active list is checked for what the fetch may have moved)."""
+        assert self.acks is not None
+        done = [(i.delivery, i.fields) for i in items]
         uncertain = any(i.uncertain for i in items)
         more: list[Delivery] = []
-        sent_at = fresh_clock()  # jobs fetched now were claimed no earlier than this
         try:
-            replies, more = self.store.ack_and_fetch(done, n)
+            replies, more = reply()
         except LeaseLostError as exc:
             self._lease_lost = exc  # finish the acks first, then stop
             replies = exc.acked or [0] * len(items)
@@ -146,8 +195,8 @@ class Ending:
             self._buffer.extend(more)
             self._fetched_at = sent_at
             self._dry = not more
-        for item, reply in zip(items, replies, strict=True):
-            self._end_acked(item, reply, uncertain or item.uncertain)
+        for item, answer in zip(items, replies, strict=True):
+            self._end_acked(item, answer, uncertain or item.uncertain)
 
     def finish_sent_acks(self) -> None:
         """Finish the jobs whose acknowledgements the timer sent (logs, hooks, dependents)."""

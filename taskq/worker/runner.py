@@ -31,7 +31,7 @@ from taskq.log import get_logger
 from taskq.store import Delivery, RedisStore
 from taskq.store.routing import BouncePolicy
 from taskq.worker import decision as d
-from taskq.worker.acks import AckBatch
+from taskq.worker.acks import AckBatch, AheadBatch
 from taskq.worker.aio import CoroutineTimeout, TaskCaller
 from taskq.worker.budget import JobBudget
 from taskq.worker.ending import Ending, fresh_clock
@@ -111,6 +111,8 @@ class Runner(Ending):
             self.acks.on_long_job = self.hand_back_fetched
             self.acks.on_dependents = self.settle_acked
         self._pace = acks.window if acks is not None else 1.0
+        self._ahead: AheadBatch | None = None  # acks and a fetch sent ahead (Ending)
+        self.sends_ahead = self.acks is not None and store.can_send_ahead()
         self._fetched_at = 0.0  # when the buffered jobs were fetched (time.monotonic())
         self._shapes_ok: set[tuple[Any, ...]] = set()  # argument shapes that bound
         self._job_log: tuple[Delivery, Any] | None = None
@@ -196,7 +198,7 @@ class Runner(Ending):
             return None
 
     def next_delivery(self, block: bool) -> Delivery | None:
-        found = self._next_fetched()
+        found = self._next_fetched() or self._next_arriving()  # (a Delivery is truthy)
         if found is not None:
             return found
         if self.acks is not None and (self.acks.waiting() or self.acks.sent):
@@ -232,6 +234,19 @@ class Runner(Ending):
         self._dry = delivery is None and covered
         return delivery
 
+    def _next_arriving(self) -> Delivery | None:
+        """The first of the jobs whose fetch was sent ahead (its reply is read now). Reading
+        one sends the next (with the acks waiting); if the first brought none, the next is
+        read too (it sends nothing more: no ack waits), so none stays in flight behind."""
+        while self._ahead is not None:
+            self.settle_ahead(send_next=True)
+            if self._lease_lost is not None:
+                raise self._lease_lost
+            found = self._next_fetched()
+            if found is not None:
+                return found
+        return None
+
     def _next_fetched(self) -> Delivery | None:
         """The next job fetched ahead, if any (the acks timer may hand them back meanwhile:
         see hand_back_fetched)."""
@@ -256,8 +271,13 @@ class Runner(Ending):
     def hand_back_fetched(self) -> None:
         """(the acks timer's thread, while a job runs long) The jobs fetched ahead of it go
         back to the head of ready, in order, for other workers: a slow job never holds up
-        the quick ones fetched with it."""
+        the quick ones fetched with it. Jobs whose fetch is on its way (sent ahead) go too:
+        the reply is read here for that."""
         waiting: list[Delivery] = []
+        ahead = self._ahead
+        if ahead is not None:
+            ahead.read()  # (an error stays in it, for the runner)
+            waiting += reversed(ahead.take_more())  # newer than the buffered ones
         with contextlib.suppress(IndexError):
             while True:
                 waiting.append(self._buffer.pop())  # newest first: the oldest lands at the head
