@@ -11,7 +11,9 @@
 -- A payload that is not its record's own (the job hash holds other bytes: it reuses a live
 -- job's id) ends without touching that record (returns 1, no dependents).
 -- Returns 1 when acknowledged (2: see the end), 0 when fenced.
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
+-- Counted from the tail (-1): the active list takes jobs at its head, so the oldest, which end
+-- first, sit at the tail; from the head LREM would pass every job fetched after this one.
+if redis.call('LREM', KEYS[1], -1, ARGV[1]) == 0 then
   return 0
 end
 -- One read for what the rest needs: the record's own bytes, and whether anyone waits in
