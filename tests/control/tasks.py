@@ -25,7 +25,8 @@ _client: tuple[int, redis.Redis] | None = None
 def client() -> redis.Redis:
     global _client
     if _client is None or _client[0] != os.getpid():
-        _client = (os.getpid(), redis.Redis.from_url(os.environ[URL_ENV]))
+        # No read timeout: `hold` blocks up to a minute (redis-py 8's default is 5 s).
+        _client = (os.getpid(), redis.Redis.from_url(os.environ[URL_ENV], socket_timeout=None))
     return _client[1]
 
 
