@@ -182,6 +182,7 @@ def test_jobs_fetched_behind_a_long_job_go_back_to_ready(store: RedisStore) -> N
     assert {store.job_record(Q, j.id)["status"] for j in behind} == {"done"}
 
 
+@pytest.mark.single_only("acks go ahead on taskq.wire only; a Cluster's client is redis-py's")
 def test_the_next_batch_is_asked_for_while_the_jobs_held_run(store: RedisStore) -> None:
     """On taskq.wire's client the acks and the next fetch go out before the jobs held run
     out (the server works meanwhile); every job still ends once, acknowledged."""
@@ -205,6 +206,7 @@ def test_the_next_batch_is_asked_for_while_the_jobs_held_run(store: RedisStore) 
     assert len(sent) >= 5 and max(sent) > 0
 
 
+@pytest.mark.single_only("acks go ahead on taskq.wire only; a Cluster's client is redis-py's")
 def test_jobs_whose_fetch_is_in_flight_go_back_to_ready_behind_a_long_job(
         store: RedisStore) -> None:
     release.clear()
