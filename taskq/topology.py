@@ -26,17 +26,6 @@ def node_name(client: Any, key: str | None) -> str:
     return str(client.get_node_from_key(key).name)
 
 
-def connection_pool_for(client: Any, key: str) -> Any:
-    """The connection pool of the node that serves `key` (the client's own on one server)."""
-    if is_cluster(client):
-        node = client.get_node_from_key(key)
-        if node.redis_connection is None:  # not connected yet: let the client connect it
-            client.nodes_manager.initialize()
-            node = client.get_node_from_key(key)
-        return node.redis_connection.connection_pool
-    return client.connection_pool
-
-
 def server_time(client: Any, key: str | None) -> tuple[int, int]:
     """TIME on the node that serves `key` (any node when None, or on one server)."""
     if key is not None and is_cluster(client):

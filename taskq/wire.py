@@ -757,7 +757,10 @@ class WireClient(Commands):
         """One raw command; an error reply is raised."""
         conn = self.connection()
         if conn.busy:  # called again on this thread mid-command (a signal handler, say)
-            return self._execute_aside(command)
+            (reply,) = self._aside([command])
+            if isinstance(reply, RedisError):
+                raise reply
+            return reply
         conn.busy = True
         try:
             with conn.lock:
@@ -779,27 +782,20 @@ class WireClient(Commands):
             raise reply
         return reply
 
-    def _execute_aside(self, command: tuple[Any, ...]) -> Any:
-        """A command on a connection of its own, closed after: the thread's connection is
-        in the middle of another command, whose reply must not go to this one."""
+    def _aside(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Commands on a connection of their own, closed after: the thread's connection is
+        in the middle of another command, whose reply must not go to these."""
         conn = Connection(self.address)
         try:
-            (reply,) = conn.roundtrip([command])
+            return conn.roundtrip(commands)
         finally:
             conn.close()
-        if isinstance(reply, RedisError):
-            raise reply
-        return reply
 
     def execute_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Several raw commands in one round trip; error replies returned in place."""
         conn = self.connection()
         if conn.busy:
-            aside = Connection(self.address)
-            try:
-                return aside.roundtrip(commands)
-            finally:
-                aside.close()
+            return self._aside(commands)
         conn.busy = True
         try:
             with conn.lock:

@@ -31,12 +31,10 @@ class AckFetchAhead:
                  ahead: Any) -> None:
         self.store, self.done, self.ahead = store, done, ahead
 
+    @translate_errors
     def result(self) -> tuple[list[int], list[Delivery]]:
         """As ack_and_fetch returns (and raises: LeaseLostError with the acks' replies,
         StoreConnectionError when the reply was lost: the acks may have landed)."""
-        return translate_errors(self._result)()
-
-    def _result(self) -> tuple[list[int], list[Delivery]]:
         return self.store._ack_fetch_reply(self.done, self.ahead.result())
 
 
