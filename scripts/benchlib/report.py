@@ -206,7 +206,8 @@ def targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return max(vals, key=lambda kv: kv[1]) if vals else (None, None)
 
     def one_peer(name: str, field: str) -> tuple[str | None, float | None]:
-        return (name, peers[name].get(field)) if name in peers else (None, None)
+        # a peer this run left out gives no value, and the row is left out with it
+        return name, (peers.get(name) or {}).get(field)
 
     def rate(key: str) -> Any:
         return lambda s: (s.get(key) or {}).get("rate")
