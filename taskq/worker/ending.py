@@ -104,6 +104,13 @@ class Ending:
                                         job, log, time.monotonic()))
         if self.sends_ahead and self._ahead is None and self._buffer:
             self.send_acks_ahead()
+        elif full and self.sends_ahead and self._ahead is not None:
+            # A call is in flight: its reply is read, and these acks sent ahead with the
+            # next fetch, when the runner next looks for a job (Runner._next_arriving), at
+            # once if jobs are still held. A flush here would make the runner wait for two
+            # replies, once per batch.
+            if self._buffer:
+                self.settle_ahead(send_next=True)
         elif full:
             self.flush_acks(fetch=not self._buffer)
 
