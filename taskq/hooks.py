@@ -75,6 +75,11 @@ def remove_hook(hook: Hook) -> None:
             _hooks.remove(hook)
 
 
+def any_installed() -> bool:
+    """Whether any hook is registered (callers skip building a hook's arguments if not)."""
+    return bool(_hooks)
+
+
 def _call(method: str, *args: Any) -> None:
     for hook in list(_hooks):
         try:

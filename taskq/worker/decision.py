@@ -72,10 +72,13 @@ class Action:
     count_failure: bool = False
 
 
+ACK = Action("ack")  # (immutable: one for every success)
+
+
 def decide(outcome: Outcome, payload: Payload | None, backoff: Backoff, now: float,
            retry_request_limit: int = RETRY_REQUEST_LIMIT) -> Action:
     if outcome.kind == SUCCEEDED:
-        return Action("ack")
+        return ACK
     if outcome.kind == UNKNOWN_TASK and payload is not None:
         return Action("bounce", reason=UNKNOWN_TASK)
     if outcome.kind in DEAD_AT_ONCE or payload is None:

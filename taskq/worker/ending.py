@@ -229,8 +229,8 @@ class Ending:
     # --- what every job's end does -----------------------------------------------------------
     def _after_job(self, job: JobContext | None, outcome: d.Outcome, action: d.Action,
                    applied: bool) -> None:
-        if job is None:
-            return  # never started (expired, unknown task, ...): no hooks
+        if job is None or not hooks.any_installed():
+            return  # never started (expired, unknown task, ...), or no hook to tell
         kind = {"ack": "succeeded", "retry": "retrying"}.get(action.kind, action.kind)
         hooks.after_job(job, hooks.JobEnd(
             self._ended_as or (kind if applied else "fenced"), outcome.duration,
