@@ -104,13 +104,11 @@ class Ending:
                                         job, log, time.monotonic()))
         if self.sends_ahead and self._ahead is None and self._buffer:
             self.send_acks_ahead()
-        elif full and self.sends_ahead and self._ahead is not None:
-            # A call is in flight: its reply is read, and these acks sent ahead with the
-            # next fetch, when the runner next looks for a job (Runner._next_arriving), at
-            # once if jobs are still held. A flush here would make the runner wait for two
-            # replies, once per batch.
-            if self._buffer:
-                self.settle_ahead(send_next=True)
+        elif full and self.sends_ahead and self._ahead is not None and not self._buffer:
+            # The runner is about to look for its next job, and that reads the call in
+            # flight and sends these acks ahead with the next fetch (Runner._next_arriving).
+            # A flush here would make it wait for two replies, once per batch.
+            pass
         elif full:
             self.flush_acks(fetch=not self._buffer)
 
